@@ -1,0 +1,1 @@
+from . import algorithms, backbones, data_preprocessors, decoders, heads  # noqa: F401
