@@ -11,8 +11,11 @@ so a user whose stack is already healthy sees no change.
 2. ``torch>=2.6`` loads checkpoints with ``weights_only=True``; mmengine 0.10.7
    checkpoints carry ``HistoryBuffer`` objects and numpy scalars/arrays in
    their ``meta``, so ``Runner.resume`` fails. We allowlist exactly those
-   globals (:data:`MMENGINE_CHECKPOINT_GLOBALS`); anything else, e.g. a
-   pickled callable, is still refused by torch.
+   globals (:func:`mmengine_checkpoint_globals`); anything else is still
+   refused by torch. ``HistoryBuffer`` also pickles its statistics methods as
+   ``getattr(HistoryBuffer, 'min')``: allowing ``builtins.getattr`` would open
+   arbitrary attribute access to any checkpoint, so instead we make it pickle
+   the method *names* and look them up on load.
 3. ``transformers>=4.56`` removed helpers that mmaction2 1.2.0's vindlu
    ``modeling_bert`` imports; :func:`check_transformers_version` fails early
    with the fix instead of an obscure ImportError deep inside mmaction.
@@ -116,6 +119,45 @@ def mmengine_checkpoint_globals() -> list:
     return allowed
 
 
+def make_history_buffer_pickle_safe() -> bool:
+    """Pickle ``HistoryBuffer`` statistics methods by name, not by function.
+
+    mmengine's own ``__getstate__`` stores the function objects (and, as a side
+    effect, copies them into the instance ``__dict__``), which a weights_only
+    load can only accept by allowing ``builtins.getattr``. Names are plain
+    strings; :meth:`__setstate__` accepts both forms so checkpoints saved by
+    plain mmengine still load where the caller trusts them.
+    """
+    from mmengine.logging import HistoryBuffer
+    if getattr(HistoryBuffer, '_simvtp_pickle_safe', False):
+        return False
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items()
+                 if k != 'statistics_methods'}
+        state['statistics_method_names'] = sorted(self._statistics_methods)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        names = state.pop('statistics_method_names', ())
+        legacy = state.pop('statistics_methods', {})  # plain mmengine files
+        self._statistics_methods.update(legacy)
+        for name in ('min', 'max', 'current', 'mean'):  # as __init__ does
+            self._statistics_methods.setdefault(name, getattr(HistoryBuffer, name))
+        unknown = [n for n in names if n not in self._statistics_methods]
+        if unknown:
+            warnings.warn(f'HistoryBuffer statistics {unknown} were saved in '
+                          'the checkpoint but are not registered now; import '
+                          'the module that registers them before resuming.')
+        self.__dict__.update(state)
+
+    HistoryBuffer.__getstate__ = __getstate__
+    HistoryBuffer.__setstate__ = __setstate__
+    HistoryBuffer._simvtp_pickle_safe = True
+    return True
+
+
 def allow_mmengine_checkpoints() -> bool:
     """Allowlist the globals of mmengine checkpoints for weights_only loads.
 
@@ -125,6 +167,7 @@ def allow_mmengine_checkpoints() -> bool:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:
         return False
+    make_history_buffer_pickle_safe()
     add(mmengine_checkpoint_globals())
     return True
 

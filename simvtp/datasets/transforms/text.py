@@ -1,0 +1,69 @@
+"""Caption tokenization for the data pipeline."""
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from ...registry import TRANSFORMS
+from ..tokenizer import load_tokenizer
+
+
+@TRANSFORMS.register_module()
+class TokenizeText(BaseTransform):
+    """Tokenize ``results[text_key]`` into BERT ids ``[CLS] words [SEP]``.
+
+    No padding here: the data preprocessor pads each batch to its longest
+    caption. Writes ``input_ids``, ``attention_mask`` and
+    ``special_tokens_mask`` (np.int64, shape (L,)), plus the scalars the
+    masking transform needs: ``mask_token_id``, ``vocab_size``,
+    ``special_token_ids``.
+
+    Args:
+        tokenizer: a local tokenizer folder or a name in the HF cache.
+        max_length: captions are truncated to this many tokens (with
+            [CLS]/[SEP]); must not exceed the model's text position table.
+        text_key: where the caption is.
+    """
+
+    def __init__(self, tokenizer: str, max_length: int = 32,
+                 text_key: str = 'text') -> None:
+        if max_length < 3:
+            raise ValueError(f'max_length must be >= 3, got {max_length}')
+        self.tokenizer_name = tokenizer
+        self.max_length = max_length
+        self.text_key = text_key
+        self._tokenizer = None
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:  # lazily, so workers load their own
+            self._tokenizer = load_tokenizer(self.tokenizer_name)
+        return self._tokenizer
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state['_tokenizer'] = None
+        return state
+
+    def transform(self, results: dict) -> Optional[dict]:
+        text = results[self.text_key]
+        if not isinstance(text, str):
+            raise TypeError(
+                f'TokenizeText expects results[{self.text_key!r}] to be one '
+                f'caption string, got {type(text).__name__}')
+        tok = self.tokenizer
+        enc = tok(text, truncation=True, max_length=self.max_length,
+                  return_special_tokens_mask=True)
+        results['input_ids'] = np.asarray(enc['input_ids'], dtype=np.int64)
+        results['attention_mask'] = np.asarray(
+            enc['attention_mask'], dtype=np.int64)
+        results['special_tokens_mask'] = np.asarray(
+            enc['special_tokens_mask'], dtype=np.int64)
+        results['mask_token_id'] = tok.mask_token_id
+        results['vocab_size'] = len(tok)
+        results['special_token_ids'] = list(tok.all_special_ids)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(tokenizer={self.tokenizer_name!r}, '
+                f'max_length={self.max_length})')

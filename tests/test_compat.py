@@ -1,0 +1,146 @@
+"""Each stack fix in simvtp.compat, with a check that fails without it."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import simvtp  # noqa: F401
+from simvtp import compat
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_mmaction_models_imports_with_fix():
+    import mmaction.models  # noqa: F401
+    from mmaction.registry import MODELS
+    assert MODELS.get('VindLURetrieval') is not None
+
+
+@pytest.mark.skipif(not compat._drn_is_missing(),
+                    reason='this mmaction2 install ships the drn package')
+def test_mmaction_models_fails_without_drn_fix():
+    # load compat.py alone, so simvtp/__init__ does not apply the drn fix
+    proc = run_python(f"""
+        import importlib.util
+        spec = importlib.util.spec_from_file_location('c', {compat.__file__!r})
+        compat = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(compat)
+        compat.fix_torchvision_without_ops()
+        import mmaction.models
+    """)
+    assert proc.returncode != 0
+    assert "No module named 'mmaction.models.localizers.drn'" in proc.stderr
+
+
+def test_drn_placeholder_raises_clear_error():
+    from mmaction.models.localizers.drn.drn import DRN
+    with pytest.raises(ImportError, match='mmaction2 1.2.0 was released'):
+        DRN()
+
+
+@pytest.mark.parametrize('version', ['4.56.0', '4.37.2', '5.0.0'])
+def test_transformers_pin_violation_is_reported(version):
+    with pytest.raises(ImportError, match=r'transformers>=4.38,<4.56 but found'):
+        compat.check_transformers_version(version)
+
+
+@pytest.mark.parametrize('version', ['4.38.0', '4.55.4', '4.40.0.dev0'])
+def test_transformers_pin_accepted(version):
+    compat.check_transformers_version(version)
+
+
+def test_torchvision_imports():
+    import torchvision  # noqa: F401
+    import torchvision.transforms.functional as F
+    assert F.resize(torch.rand(3, 8, 8), [4, 4]).shape == (3, 4, 4)
+
+
+def test_cpu_launcher_is_patched():
+    from mmengine.dist import utils
+    assert getattr(utils._init_dist_pytorch, '_simvtp_cpu_safe', False)
+
+
+RUNNER_SCRIPT = """
+import sys, torch, torch.nn as nn
+{prelude}
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+
+class Tiny(BaseModel):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=self.fc(inputs).pow(2).mean())
+
+def runner(work_dir, iters, resume):
+    data = [dict(inputs=torch.full((2,), float(i))) for i in range(8)]
+    return Runner(
+        model=Tiny(), work_dir=work_dir, default_scope='mmengine',
+        train_dataloader=dict(dataset=data, batch_size=2,
+                              sampler=dict(type='DefaultSampler', shuffle=True),
+                              collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
+                                           by_epoch=False)),
+        resume=resume, randomness=dict(seed=0))
+
+runner(sys.argv[1], 2, False).train()
+r = runner(sys.argv[1], 4, True)
+r.train()
+assert r.iter == 4, r.iter
+print('RESUMED_OK')
+"""
+
+
+def test_runner_resumes_with_weights_only_loading(tmp_path):
+    assert torch.__version__ >= '2.6'  # weights_only is the default here
+    script = tmp_path / 'resume.py'
+    script.write_text(RUNNER_SCRIPT.format(prelude='import simvtp'))
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / 'w')],
+                          capture_output=True, text=True, timeout=300)
+    assert 'RESUMED_OK' in proc.stdout, proc.stderr[-3000:]
+
+
+def test_runner_resume_fails_without_fix(tmp_path):
+    script = tmp_path / 'resume.py'
+    # only the torchvision import fix, not the checkpoint allowlist
+    prelude = (
+        'import importlib.util\n'
+        f'spec = importlib.util.spec_from_file_location("c", {compat.__file__!r})\n'
+        'compat = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(compat)\n'
+        'compat.fix_torchvision_without_ops()\n')
+    script.write_text(RUNNER_SCRIPT.format(prelude=prelude))
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / 'w')],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert 'Weights only load failed' in proc.stderr
+
+
+def test_checkpoint_with_other_globals_is_refused(tmp_path):
+    import argparse
+    path = tmp_path / 'other.pth'
+    # a global off the allowlist (the Namespace the authors' files carry)
+    torch.save({'state_dict': {}, 'args': argparse.Namespace(lr=1)}, path)
+    with pytest.raises(Exception, match='Unsupported global'):
+        torch.load(path, weights_only=True)
+
+
+def test_history_buffer_round_trip_keeps_statistics(tmp_path):
+    from mmengine.logging import HistoryBuffer
+    buf = HistoryBuffer()
+    for v in (1.0, 2.0, 6.0):
+        buf.update(v)
+    path = tmp_path / 'hb.pth'
+    torch.save({'b': buf}, path)
+    loaded = torch.load(path, weights_only=True)['b']
+    assert loaded.statistics('mean') == pytest.approx(3.0)
+    assert loaded.statistics('max') == 6.0
+    assert 'statistics_methods' not in buf.__dict__
