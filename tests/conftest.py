@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny real video files and a tiny WordPiece vocabulary."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+WORDS = ['a', 'red', 'blue', 'green', 'circle', 'square', 'moves', 'left',
+         'right', 'grows', 'and', 'the', 'dog', 'runs']
+
+
+def write_video(path, num_frames=12, size=(48, 64), seed=0):
+    """Write an mp4 of moving noise: (num_frames, H, W, 3) uint8 frames."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    h, w = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 10,
+                             (w, h))
+    rng = np.random.default_rng(seed)
+    for _ in range(num_frames):
+        writer.write(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def video_factory(tmp_path):
+    def make(rel, **kwargs):
+        return write_video(tmp_path / 'videos' / rel, **kwargs)
+    return make
+
+
+@pytest.fixture(scope='session')
+def tiny_tokenizer_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp('tok')
+    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + WORDS
+    (d / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
+    return str(d)
