@@ -1,1 +1,3 @@
+from .simvtp import SimVTP
 
+__all__ = ['SimVTP']

@@ -1,1 +1,3 @@
+from .unified_vit import UnifiedViT
 
+__all__ = ['UnifiedViT']

@@ -1,1 +1,5 @@
+from .shared_decoder import SharedVideoTextDecoder
+from .text_decoder import TextDecoder
+from .video_decoder import VideoMAEDecoder
 
+__all__ = ['VideoMAEDecoder', 'TextDecoder', 'SharedVideoTextDecoder']

@@ -1,0 +1,32 @@
+# SimVTP ViT-B/16, 16 frames x 224 px (paper section 4, DESIGN.md section 4).
+model = dict(
+    type='SimVTP',
+    data_preprocessor=dict(
+        type='VideoTextDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        pad_token_id=0),
+    backbone=dict(
+        type='UnifiedViT',
+        arch='base',
+        img_size=224,
+        patch_size=16,
+        num_frames=16,
+        tubelet_size=2,
+        vocab_size=30522,
+        max_text_len=512,
+        drop_path_rate=0.0,
+        attn_impl='sdpa',
+        with_cp=False),
+    video_decoder=dict(type='VideoMAEDecoder', embed_dims=384, depth=4,
+                       num_heads=6),
+    text_decoder=dict(type='TextDecoder', depth=0),
+    pixel_head=dict(type='PixelReconstructionHead', norm_pix=True,
+                    loss_weight=1.0),
+    mlm_head=dict(type='MLMHead', loss_weight=1.0),
+    vtc_head=dict(type='VTCHead', temperature=0.05,
+                  learnable_temperature=False, loss_weight=1.0),
+    vtm_head=dict(type='VTMHead', negative='random', loss_weight=1.0),
+    objectives=('msm', 'vtc', 'vtm'),
+    pooling='mean',
+    vtc_text='masked')

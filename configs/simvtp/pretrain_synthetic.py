@@ -1,0 +1,107 @@
+# The embedded default: a small SimVTP on the procedural synthetic dataset,
+# CPU-friendly, then zero-shot text-to-video retrieval on its test split.
+#   python tools/train.py configs/simvtp/pretrain_synthetic.py
+# The dataset (2,000 train / 256 test clips) is generated on first use.
+_base_ = [
+    '../_base_/models/simvtp_vitb.py',
+    '../_base_/schedules/adamw_cosine_200e.py',
+    '../_base_/default_runtime.py',
+]
+
+data_root = 'data/synthetic'
+synthetic_data = dict(root=data_root, num_train=2000, num_val=128,
+                      num_test=256, num_frames=32, fps=10, size=112, seed=0)
+tokenizer = data_root + '/tokenizer'  # WordPiece vocab trained on captions
+vocab_size = 256  # >= the trained vocabulary (~190 words)
+num_frames = 8
+frame_interval = 4
+img_size = 64
+patch_size = 8
+video_mask_ratio = 0.9
+text_mask_ratio = 0.75
+text_max_len = 24
+
+model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=4),
+        img_size=img_size, patch_size=patch_size, num_frames=num_frames,
+        vocab_size=vocab_size, max_text_len=32),
+    video_decoder=dict(embed_dims=64, depth=1, num_heads=2),
+    vtc_head=dict(learnable_temperature=False, temperature=0.05))
+
+train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=num_frames,
+         frame_interval=frame_interval, num_clips=1),
+    dict(type='DecordDecode'),
+    dict(type='RandomResizedCrop', area_range=(0.6, 1.0)),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='TubeMasking', mask_ratio=video_mask_ratio, tubelet_size=2,
+         patch_size=patch_size),
+    dict(type='TokenizeText', tokenizer=tokenizer, max_length=text_max_len),
+    dict(type='TextMasking', mask_ratio=text_mask_ratio, strategy='bert'),
+    dict(type='PackVideoTextInputs'),
+]
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=num_frames,
+         frame_interval=frame_interval, num_clips=1, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='TokenizeText', tokenizer=tokenizer, max_length=text_max_len),
+    dict(type='PackVideoTextInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='WebVidDataset',
+        ann_file=data_root + '/annotations/train.csv',
+        data_prefix=dict(video=data_root + '/videos'),
+        pipeline=train_pipeline))
+test_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='MSRVTTDataset',
+        ann_file=data_root + '/annotations/test.json',
+        data_prefix=dict(video=data_root + '/videos'),
+        pipeline=test_pipeline,
+        test_mode=True))
+test_evaluator = dict(type='RetrievalMetric',
+                      metric_list=('R1', 'R5', 'R10', 'MdR', 'MnR'))
+test_cfg = dict(type='TestLoop')
+test_after_train = True
+
+max_epochs = 10
+warmup_epochs = 1
+base_lr = 1e-3
+min_lr = 1e-5
+# fp32 on CPU (AmpOptimWrapper needs an accelerator); same param groups
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.95),
+                   weight_decay=0.05),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0,
+        custom_keys={'mask_token': dict(decay_mult=0.0)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs,
+         eta_min_ratio=min_lr / base_lr, by_epoch=True, begin=warmup_epochs,
+         end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
+auto_scale_lr = dict(enable=False, base_batch_size=32)
+default_hooks = dict(logger=dict(interval=10),
+                     checkpoint=dict(interval=5, max_keep_ckpts=1))

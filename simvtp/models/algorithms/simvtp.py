@@ -1,0 +1,356 @@
+"""SimVTP: masked video-text autoencoding with one unified encoder + VTC + VTM.
+
+The algorithm is a thin composition of registered parts: a
+:class:`~simvtp.models.backbones.UnifiedViT`, a video and a text decoder (or
+one shared decoder), and one head per objective. Per training step
+(``B`` clips, ``N`` tubes of which ``N_vis`` visible, ``L`` text tokens):
+
+1. the clip is cube-embedded once and its visible tubes gathered once; the
+   masked caption is embedded once;
+2. joint pass over ``[visible video ; text]`` -> MSM (pixels of hidden tubes,
+   masked words) and, pooled, the positive VTM pairs (the paper notes they can
+   be reused; the reference re-encodes them);
+3. VTC: the same encoder on video-only and on text-only tokens, pooled with
+   padding excluded, symmetric InfoNCE over features gathered across ranks;
+4. VTM: one joint pass over ``B`` negative pairs (each text with another
+   clip of the batch, random or similarity-weighted).
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+
+from ...registry import MODELS
+from ..layers.tokens import gather_visible
+from ..utils.pooling import masked_mean
+
+OBJECTIVES = ('msm', 'vtc', 'vtm')
+POOLINGS = ('mean', 'mean_with_padding')
+VTC_TEXTS = ('masked', 'unmasked')
+
+
+@MODELS.register_module()
+class SimVTP(BaseModel):
+    """The SimVTP pre-training model.
+
+    Args:
+        backbone: config of the unified encoder (``UnifiedViT``).
+        video_decoder: config of the pixel decoder (``VideoMAEDecoder``);
+            ``in_dims`` is filled from the backbone when absent.
+        text_decoder: config of the word decoder (``TextDecoder``).
+        shared_decoder: config of a ``SharedVideoTextDecoder`` used *instead*
+            of the two decoders (paper Table 4e).
+        pixel_head, mlm_head, vtc_head, vtm_head: head configs; each carries
+            its ``loss_weight``.
+        objectives: any non-empty subset of ``('msm', 'vtc', 'vtm')``
+            (paper Table 5). Parts of unused objectives are not built.
+        pooling: ``'mean'`` excludes text padding from every mean pool;
+            ``'mean_with_padding'`` averages padding too (the reference).
+        vtc_text: ``'masked'`` (the paper: contrast the masked caption) or
+            ``'unmasked'``.
+        drop_masked_text: paper Table 4d. False (default) keeps [MASK]
+            tokens in the encoder sequence; True hides them from attention
+            (no token can read them, which equals dropping them) and feeds
+            the text decoder a learned mask token plus position at masked
+            places, MAE-style.
+        vtm_reuse_positives: reuse the joint pass's pooled features as the
+            positive VTM pairs (True, the paper) or re-encode the positives
+            together with the negatives (False, the reference's flow).
+        data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 video_decoder: Optional[dict] = dict(type='VideoMAEDecoder'),
+                 text_decoder: Optional[dict] = dict(type='TextDecoder'),
+                 shared_decoder: Optional[dict] = None,
+                 pixel_head: dict = dict(type='PixelReconstructionHead'),
+                 mlm_head: dict = dict(type='MLMHead'),
+                 vtc_head: dict = dict(type='VTCHead'),
+                 vtm_head: dict = dict(type='VTMHead'),
+                 objectives: Sequence[str] = OBJECTIVES,
+                 pooling: str = 'mean',
+                 vtc_text: str = 'masked',
+                 drop_masked_text: bool = False,
+                 vtm_reuse_positives: bool = True,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='VideoTextDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        objectives = tuple(objectives)
+        unknown = [o for o in objectives if o not in OBJECTIVES]
+        if unknown or not objectives:
+            raise ValueError(f'model.objectives: unknown or empty {unknown or objectives}; '
+                             f'choose a non-empty subset of {OBJECTIVES}')
+        if pooling not in POOLINGS:
+            raise ValueError(f'model.pooling must be one of {POOLINGS}, got '
+                             f'{pooling!r}')
+        if vtc_text not in VTC_TEXTS:
+            raise ValueError(f'model.vtc_text must be one of {VTC_TEXTS}, '
+                             f'got {vtc_text!r}')
+        self.objectives = objectives
+        self.pooling = pooling
+        self.vtc_text = vtc_text
+        self.drop_masked_text = drop_masked_text
+        self.vtm_reuse_positives = vtm_reuse_positives
+
+        self.backbone = MODELS.build(backbone)
+        dims = self.backbone.embed_dims
+        self.shared_decoder = self.video_decoder = self.text_decoder = None
+        if 'msm' in objectives:
+            if shared_decoder is not None:
+                self.shared_decoder = MODELS.build(
+                    self._fill(shared_decoder, dims, vocab=True))
+            else:
+                self.video_decoder = MODELS.build(
+                    self._fill(video_decoder, dims))
+                self.text_decoder = MODELS.build(
+                    self._fill(text_decoder, dims, vocab=True))
+            self.pixel_head = MODELS.build(self._video_geometry(pixel_head))
+            self.mlm_head = MODELS.build(mlm_head)
+            if drop_masked_text:
+                self.text_mask_token = torch.nn.Parameter(
+                    torch.zeros(1, 1, dims))
+                torch.nn.init.trunc_normal_(self.text_mask_token, std=.02)
+        if 'vtc' in objectives:
+            self.vtc_head = MODELS.build(dict(vtc_head, embed_dims=dims)
+                                         if 'embed_dims' not in vtc_head
+                                         else vtc_head)
+        if 'vtm' in objectives:
+            self.vtm_head = MODELS.build(dict(vtm_head, embed_dims=dims)
+                                         if 'embed_dims' not in vtm_head
+                                         else vtm_head)
+
+    # ----------------------------------------------------------- building
+    def _video_geometry(self, cfg: dict) -> dict:
+        cfg = dict(cfg)
+        cfg.setdefault('patch_size', self.backbone.patch_size)
+        cfg.setdefault('tubelet_size', self.backbone.tubelet_size)
+        return cfg
+
+    def _fill(self, cfg: dict, dims: int, vocab: bool = False) -> dict:
+        cfg = dict(cfg)
+        cfg.setdefault('in_dims', dims)
+        if vocab:
+            cfg.setdefault('vocab_size', self.backbone.text_embeddings
+                           .word_embeddings.num_embeddings)
+        if cfg['type'].split('.')[-1] != 'TextDecoder':
+            cfg = self._video_geometry(cfg)
+            cfg.setdefault('in_channels', self.backbone.in_channels)
+        return cfg
+
+    # ------------------------------------------------------------ helpers
+    def _text_valid(self, attention_mask: torch.Tensor) -> Optional[torch.Tensor]:
+        """Which text tokens mean pooling averages: (B, L) or None = all."""
+        return None if self.pooling == 'mean_with_padding' else attention_mask
+
+    def _pool_joint(self, video_out: torch.Tensor, text_out: torch.Tensor,
+                    attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean over [video ; text] tokens -> (B, D)."""
+        tokens = torch.cat([video_out, text_out], dim=1)
+        valid = self._text_valid(attention_mask)
+        if valid is not None:
+            valid = torch.cat([valid.new_ones(video_out.shape[:2]), valid], 1)
+        return masked_mean(tokens, valid)
+
+    def _encoder_text_mask(self, inputs: dict) -> torch.Tensor:
+        """Key mask of the joint pass: padding, and [MASK]s when dropped."""
+        attention_mask = inputs['attention_mask']
+        if self.drop_masked_text and 'mlm_labels' in inputs:
+            attention_mask = attention_mask * (inputs['mlm_labels'] == -100)
+        return attention_mask
+
+    # ------------------------------------------------------------ forward
+    def forward(self, inputs: dict, data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward_tensor(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    def _forward_tensor(self, inputs: dict) -> Dict[str, torch.Tensor]:
+        """Joint encoder outputs: ``video`` (B, N_vis, D), ``text`` (B, L, D)."""
+        video_out, text_out = self.backbone(
+            video=inputs.get('video'), text_ids=inputs.get('input_ids'),
+            text_attention_mask=inputs.get('attention_mask'),
+            video_mask=inputs.get('video_mask'))
+        return dict(video=video_out, text=text_out)
+
+    def loss(self, inputs: dict, data_samples=None) -> Dict[str, torch.Tensor]:
+        """All selected objectives on one batch.
+
+        Args:
+            inputs: from :class:`VideoTextDataPreprocessor`: ``video``
+                (B, C, T, H, W) normalised, ``video_mask`` (B, N) bool,
+                ``input_ids`` (B, L) masked ids, ``attention_mask`` (B, L),
+                ``mlm_labels`` (B, L) and, for ``vtc_text='unmasked'``,
+                ``input_ids_unmasked`` (B, L).
+        """
+        video, mask = inputs['video'], inputs['video_mask']
+        attention_mask = inputs['attention_mask']
+        losses = {}
+        # one cube embedding and one gather per clip, shared by every pass
+        visible = gather_visible(self.backbone.embed_video(video), mask)
+        text = self.backbone.embed_text(inputs['input_ids'])
+        need_joint = 'msm' in self.objectives or (
+            'vtm' in self.objectives and self.vtm_reuse_positives)
+        if need_joint:
+            joint_mask = self._encoder_text_mask(inputs)
+            video_out, text_out = self.backbone.encode(visible, text,
+                                                       joint_mask)
+        if 'msm' in self.objectives:
+            losses.update(self._msm_loss(video_out, text_out, video, mask,
+                                         inputs))
+        sim = None
+        if 'vtc' in self.objectives:
+            vtc_losses, sim = self._vtc_loss(visible, text, inputs)
+            losses.update(vtc_losses)
+        if 'vtm' in self.objectives:
+            positives = None
+            if self.vtm_reuse_positives:
+                positives = self._pool_joint(video_out, text_out,
+                                             attention_mask)
+            losses.update(self._vtm_loss(visible, text, attention_mask,
+                                         positives, sim))
+        return losses
+
+    def _msm_loss(self, video_out, text_out, video, mask, inputs):
+        labels = inputs['mlm_labels']
+        select = labels != -100
+        if self.drop_masked_text:
+            pos = self.backbone.text_embeddings.position_embeddings.weight[
+                :text_out.shape[1]]
+            filler = (self.text_mask_token + pos[None]).to(text_out.dtype)
+            text_out = torch.where(select[..., None], filler, text_out)
+        if self.shared_decoder is not None:
+            pred, logits = self.shared_decoder(
+                video_out, mask, text_out, inputs['attention_mask'],
+                select=select)
+        else:
+            pred = self.video_decoder(video_out, mask)
+            logits = self.text_decoder(text_out, inputs['attention_mask'],
+                                       select=select)
+        target_video = self.data_preprocessor.to_unit_range(video)
+        losses = self.pixel_head.loss(pred, target_video, mask)
+        losses.update(self.mlm_head.loss(logits, labels[select]))
+        return losses
+
+    def _vtc_loss(self, visible, text, inputs):
+        attention_mask = inputs['attention_mask']
+        if self.vtc_text == 'unmasked':
+            text = self.backbone.embed_text(inputs['input_ids_unmasked'])
+        video_only, _ = self.backbone.encode(visible, None, None)
+        _, text_only = self.backbone.encode(None, text, attention_mask)
+        video_feat = masked_mean(video_only)
+        text_feat = masked_mean(text_only, self._text_valid(attention_mask))
+        losses = self.vtc_head.loss(video_feat, text_feat)
+        sim = None
+        if 'vtm' in self.objectives and self.vtm_head.negative == 'hard':
+            with torch.no_grad():
+                v, t = self.vtc_head(video_feat, text_feat)
+                sim = self.vtc_head.scale() * t @ v.t()  # rows = text
+        return losses, sim
+
+    def _vtm_loss(self, visible, text, attention_mask, positives, sim):
+        batch = visible.shape[0]
+        neg = self.vtm_head.sample_negatives(batch, sim).to(visible.device)
+        neg_video = visible[neg]
+        if positives is None:  # reference flow: encode 2B pairs together
+            v, t = self.backbone.encode(
+                torch.cat([visible, neg_video]), torch.cat([text, text]),
+                torch.cat([attention_mask, attention_mask]))
+            pooled = self._pool_joint(v, t, torch.cat([attention_mask] * 2))
+            positives, negatives = pooled[:batch], pooled[batch:]
+        else:
+            v, t = self.backbone.encode(neg_video, text, attention_mask)
+            negatives = self._pool_joint(v, t, attention_mask)
+        return self.vtm_head.loss(positives, negatives)
+
+    # ------------------------------------------------------------ predict
+    @torch.no_grad()
+    def extract_features(self, inputs: dict) -> Dict[str, torch.Tensor]:
+        """Pooled single-modality features for retrieval.
+
+        Returns ``video_feature`` (B, D) from the video-only encoder over all
+        tubes (or the visible ones when ``video_mask`` is given) and
+        ``text_feature`` (B, D) from the text-only encoder over the
+        (unmasked when available) caption, padding excluded.
+        """
+        feats = {}
+        if 'video' in inputs:
+            tokens = self.backbone.embed_video(inputs['video'])
+            if 'video_mask' in inputs:
+                tokens = gather_visible(tokens, inputs['video_mask'])
+            video_only, _ = self.backbone.encode(tokens, None, None)
+            feats['video_feature'] = masked_mean(video_only)
+        if 'input_ids' in inputs:
+            ids = inputs.get('input_ids_unmasked', inputs['input_ids'])
+            mask = inputs['attention_mask']
+            _, text_only = self.backbone.encode(
+                None, self.backbone.embed_text(ids), mask)
+            feats['text_feature'] = masked_mean(text_only,
+                                                self._text_valid(mask))
+        return feats
+
+    @torch.no_grad()
+    def predict(self, inputs: dict, data_samples: Optional[List] = None
+                ) -> List:
+        """Features for retrieval and, for masked inputs, reconstructions.
+
+        Each returned data sample carries ``features`` =
+        ``dict(video_feature (D,), text_feature (D,))`` (the layout of
+        mmaction2's ``RetrievalMetric``). When the inputs carry a
+        ``video_mask`` and ``mlm_labels`` and the model has MSM decoders, it
+        also carries ``reconstruction`` (C, T, H, W) in [0, 1] (hidden tubes
+        from the prediction, un-normalised with the visible pixels'
+        statistics, never the hidden ground truth), ``masked_video`` (C, T,
+        H, W) and ``pred_ids`` (L,) (argmax words at masked places, the
+        input ids elsewhere).
+        """
+        feats = self.extract_features(inputs)
+        batch = next(iter(feats.values())).shape[0]
+        if data_samples is None:
+            from mmaction.structures import ActionDataSample
+            data_samples = [ActionDataSample() for _ in range(batch)]
+        recon = None
+        if 'msm' in self.objectives and 'video_mask' in inputs \
+                and 'mlm_labels' in inputs:
+            recon = self._reconstruct(inputs)
+        for i, sample in enumerate(data_samples):
+            # InstanceData, as ActionDataSample types this field; the
+            # evaluator turns it into the dict RetrievalMetric reads
+            sample.features = InstanceData(
+                **{k: v[i] for k, v in feats.items()})
+            if recon is not None:
+                sample.reconstruction = recon['video'][i]
+                sample.masked_video = recon['masked_video'][i]
+                sample.pred_ids = recon['pred_ids'][i]
+        return data_samples
+
+    def _reconstruct(self, inputs: dict) -> Dict[str, torch.Tensor]:
+        video, mask = inputs['video'], inputs['video_mask']
+        out = self._forward_tensor(inputs)
+        labels = inputs['mlm_labels']
+        select = labels != -100
+        text_out = out['text']
+        if self.shared_decoder is not None:
+            pred, logits = self.shared_decoder(
+                out['video'], mask, text_out, inputs['attention_mask'])
+        else:
+            pred = self.video_decoder(out['video'], mask)
+            logits = self.text_decoder(text_out, inputs['attention_mask'])
+        pixels = self.data_preprocessor.to_unit_range(video)
+        recon = self.pixel_head.reconstruct(pred, pixels, mask)
+        patches = self.pixel_head.patchify(pixels)
+        patches = patches * (~mask)[..., None].to(patches.dtype)
+        masked_video = self.pixel_head.unpatchify(
+            patches, self.pixel_head.grid(pixels))
+        pred_ids = torch.where(select, logits.argmax(-1), inputs['input_ids'])
+        return dict(video=recon, masked_video=masked_video, pred_ids=pred_ids)

@@ -1,0 +1,432 @@
+"""SimVTP's unified ViT: one encoder over ``[visible video tubes ; text]``.
+
+Video goes through a cube embedding (``Conv3d`` with kernel = stride =
+``(tubelet, patch, patch)``) plus a fixed 1-D sin-cos table over the
+flattened ``(t', h', w')`` token index (or an optional learnable table).
+Text goes through BERT-style embeddings (word + learned absolute position +
+token type, LayerNorm eps 1e-12, dropout). Both are concatenated and run
+through the same pre-norm blocks with a key-padding mask for text padding,
+then a final LayerNorm, and split back per modality.
+"""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from simvtp.registry import MODELS
+from ..layers.position import SinCosCache, interpolate_pos_embed, sincos_table
+from ..layers.tokens import gather_visible
+from ..layers.transformer import (ATTN_IMPLS, Block, build_key_padding_mask,
+                                  drop_path_rates, reference_init_,
+                                  run_blocks)
+
+__all__ = ['UnifiedViT', 'CubeEmbed', 'TextEmbeddings']
+
+
+def _pair(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    if isinstance(x, int):
+        return (x, x)
+    x = tuple(int(v) for v in x)
+    if len(x) != 2:
+        raise ValueError(f'expected an int or an (H, W) pair, got {x}')
+    return x
+
+
+class CubeEmbed(nn.Module):
+    """Non-overlapping tube embedding.
+
+    Args:
+        in_channels (int): Input channels ``C``.
+        embed_dims (int): Output channels ``D``.
+        patch_size (int): Spatial patch size ``p``.
+        tubelet_size (int): Temporal tube length ``t``.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, patch_size: int,
+                 tubelet_size: int):
+        super().__init__()
+        kernel = (tubelet_size, patch_size, patch_size)
+        self.proj = nn.Conv3d(in_channels, embed_dims, kernel_size=kernel,
+                              stride=kernel)
+
+    def forward(self, video: torch.Tensor
+                ) -> Tuple[torch.Tensor, Tuple[int, int, int]]:
+        """``(B, C, T, H, W)`` -> ``((B, T'*H'*W', D), (T', H', W'))``.
+
+        Token order is the ``Conv3d`` output flattened over ``(t', h', w')``.
+        """
+        x = self.proj(video)
+        grid = tuple(x.shape[2:])
+        return x.flatten(2).transpose(1, 2), grid
+
+
+class TextEmbeddings(nn.Module):
+    """BERT embeddings: word + absolute position + token type, LN, dropout.
+
+    Args:
+        vocab_size (int): Vocabulary size ``V``.
+        embed_dims (int): Channels ``D``.
+        max_len (int): Number of learned positions.
+        type_vocab_size (int): Number of token types.
+        pad_token_id (int): Padding index of the word embedding.
+        dropout (float): Dropout after the LayerNorm.
+        eps (float): LayerNorm epsilon (BERT: 1e-12).
+    """
+
+    def __init__(self,
+                 vocab_size: int,
+                 embed_dims: int,
+                 max_len: int = 512,
+                 type_vocab_size: int = 2,
+                 pad_token_id: int = 0,
+                 dropout: float = 0.1,
+                 eps: float = 1e-12):
+        super().__init__()
+        self.max_len = max_len
+        self.word_embeddings = nn.Embedding(vocab_size, embed_dims,
+                                            padding_idx=pad_token_id)
+        self.position_embeddings = nn.Embedding(max_len, embed_dims)
+        self.token_type_embeddings = nn.Embedding(type_vocab_size,
+                                                  embed_dims)
+        self.LayerNorm = nn.LayerNorm(embed_dims, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer('position_ids',
+                             torch.arange(max_len)[None, :],
+                             persistent=False)
+
+    def forward(self,
+                input_ids: torch.Tensor,
+                token_type_ids: Optional[torch.Tensor] = None
+                ) -> torch.Tensor:
+        """``(B, L)`` long ids (+ optional ``(B, L)`` types) -> ``(B, L, D)``.
+
+        Positions are ``0 .. L-1``; token type defaults to 0.
+        """
+        length = input_ids.shape[1]
+        if length > self.max_len:
+            raise ValueError(f'text length {length} exceeds max_text_len='
+                             f'{self.max_len}')
+        x = self.word_embeddings(input_ids)
+        x = x + self.position_embeddings(self.position_ids[:, :length])
+        if token_type_ids is None:
+            x = x + self.token_type_embeddings.weight[0]
+        else:
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+@MODELS.register_module()
+class UnifiedViT(BaseModule):
+    """Unified video-text ViT encoder of SimVTP.
+
+    Args:
+        arch (str | dict): Preset name (``'tiny'``, ``'small'``, ``'base'``,
+            ``'large'``) or a dict with ``embed_dims``, ``num_layers``,
+            ``num_heads`` and optionally ``mlp_ratio`` (default 4).
+        img_size (int | tuple): Configured frame size ``H`` (= ``W`` if int).
+        patch_size (int): Spatial patch size (16).
+        num_frames (int): Configured clip length ``T``.
+        tubelet_size (int): Temporal tube length (2).
+        in_channels (int): Video channels (3).
+        vocab_size (int): Text vocabulary size (BERT: 30522).
+        max_text_len (int): Learned text positions (512).
+        type_vocab_size (int): Token types (2).
+        pad_token_id (int): Padding id of the word embedding (0).
+        learnable_video_pos (bool): Learnable ``video_pos_embed`` (1, N, D)
+            instead of the fixed sin-cos table.
+        qkv_bias (bool): Use ``q_bias`` / ``v_bias`` in attention.
+        drop_rate (float): Dropout after the video position add and the
+            block projections.
+        attn_drop_rate (float): Attention-probability dropout.
+        drop_path_rate (float): Max stochastic depth (linear over depth).
+        text_dropout (float): Dropout in the text embeddings (0.1).
+        norm_eps (float): LayerNorm epsilon of blocks and final norm.
+        attn_impl (str): ``'sdpa'`` (default) or ``'math'`` (reference
+            hand-written attention with an additive -10000 mask).
+        with_cp (bool): Gradient checkpointing per block while training.
+        init_cfg (dict | list, optional): mmengine init config (e.g.
+            ``dict(type='Pretrained', checkpoint=...)``).
+    """
+
+    arch_zoo: Dict[str, dict] = {
+        'tiny': dict(embed_dims=192, num_layers=12, num_heads=3,
+                     mlp_ratio=4.0),
+        'small': dict(embed_dims=384, num_layers=12, num_heads=6,
+                      mlp_ratio=4.0),
+        'base': dict(embed_dims=768, num_layers=12, num_heads=12,
+                     mlp_ratio=4.0),
+        'large': dict(embed_dims=1024, num_layers=24, num_heads=16,
+                      mlp_ratio=4.0),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Sequence[int]] = 224,
+                 patch_size: int = 16,
+                 num_frames: int = 16,
+                 tubelet_size: int = 2,
+                 in_channels: int = 3,
+                 vocab_size: int = 30522,
+                 max_text_len: int = 512,
+                 type_vocab_size: int = 2,
+                 pad_token_id: int = 0,
+                 learnable_video_pos: bool = False,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.0,
+                 attn_drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.0,
+                 text_dropout: float = 0.1,
+                 norm_eps: float = 1e-6,
+                 attn_impl: str = 'sdpa',
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, list]] = None):
+        super().__init__(init_cfg=init_cfg)
+        arch_cfg = self._parse_arch(arch)
+        if attn_impl not in ATTN_IMPLS:
+            raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, '
+                             f'got {attn_impl!r}')
+        self.arch = arch if isinstance(arch, str) else 'custom'
+        self.embed_dims = arch_cfg['embed_dims']
+        self.num_layers = arch_cfg['num_layers']
+        self.num_heads = arch_cfg['num_heads']
+        self.mlp_ratio = arch_cfg['mlp_ratio']
+        self.patch_size = int(patch_size)
+        self.tubelet_size = int(tubelet_size)
+        self.in_channels = int(in_channels)
+        self.img_size = _pair(img_size)
+        self.num_frames = int(num_frames)
+        self.max_text_len = int(max_text_len)
+        self.pad_token_id = int(pad_token_id)
+        self.attn_impl = attn_impl
+        self.with_cp = bool(with_cp)
+        self.learnable_video_pos = bool(learnable_video_pos)
+        self.grid_size = (self.num_frames // self.tubelet_size,
+                          self.img_size[0] // self.patch_size,
+                          self.img_size[1] // self.patch_size)
+        if min(self.grid_size) <= 0:
+            raise ValueError(f'num_frames={num_frames} / img_size={img_size} '
+                             f'are smaller than one tube '
+                             f'({tubelet_size}, {patch_size}, {patch_size})')
+        self.num_patches = (self.grid_size[0] * self.grid_size[1] *
+                            self.grid_size[2])
+
+        dims = self.embed_dims
+        self.patch_embed = CubeEmbed(in_channels, dims, self.patch_size,
+                                     self.tubelet_size)
+        if self.learnable_video_pos:
+            self.video_pos_embed = nn.Parameter(
+                sincos_table(self.num_patches, dims)[None])
+        else:
+            self.register_parameter('video_pos_embed', None)
+        self._sincos = SinCosCache(dims)
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.text_embeddings = TextEmbeddings(
+            vocab_size, dims, max_len=self.max_text_len,
+            type_vocab_size=type_vocab_size, pad_token_id=self.pad_token_id,
+            dropout=text_dropout)
+        dpr = drop_path_rates(drop_path_rate, self.num_layers)
+        self.blocks = nn.ModuleList([
+            Block(dims, self.num_heads, mlp_ratio=self.mlp_ratio,
+                  qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
+                  drop_path=dpr[i], norm_eps=norm_eps, attn_impl=attn_impl)
+            for i in range(self.num_layers)
+        ])
+        self.norm = nn.LayerNorm(dims, eps=norm_eps)
+
+    @classmethod
+    def _parse_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise KeyError(f'unknown arch {arch!r}; choose one of '
+                               f'{sorted(cls.arch_zoo)} or pass a dict')
+            return dict(cls.arch_zoo[key])
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or dict, got {type(arch)}')
+        required = {'embed_dims', 'num_layers', 'num_heads'}
+        missing = required - set(arch)
+        if missing:
+            raise KeyError(f'custom arch is missing {sorted(missing)}')
+        unknown = set(arch) - required - {'mlp_ratio'}
+        if unknown:
+            raise KeyError(f'custom arch has unknown keys {sorted(unknown)}')
+        cfg = dict(mlp_ratio=4.0)
+        cfg.update(arch)
+        if cfg['embed_dims'] % cfg['num_heads'] != 0:
+            raise ValueError(f"embed_dims {cfg['embed_dims']} is not "
+                             f"divisible by num_heads {cfg['num_heads']}")
+        return cfg
+
+    # ------------------------------------------------------------------ init
+    def init_weights(self) -> None:
+        """Reference init, then ``init_cfg`` (e.g. Pretrained) if given.
+
+        Linear: xavier-uniform, zero bias. Conv3d: xavier-uniform on the
+        flattened ``(D, C*t*p*p)`` weight, zero bias. LayerNorm: (1, 0).
+        q/v biases: 0. Text embeddings: normal(std=0.02), padding row 0.
+        Learnable video positions: the sin-cos table.
+        """
+        reference_init_(self)
+        emb = self.text_embeddings
+        for table in (emb.word_embeddings, emb.position_embeddings,
+                      emb.token_type_embeddings):
+            nn.init.normal_(table.weight, mean=0.0, std=0.02)
+        with torch.no_grad():
+            emb.word_embeddings.weight[self.pad_token_id].zero_()
+            if self.video_pos_embed is not None:
+                self.video_pos_embed.copy_(
+                    sincos_table(self.num_patches, self.embed_dims)[None])
+        if self.init_cfg is not None:
+            super().init_weights()
+
+    def no_weight_decay(self) -> set:
+        """Names of parameters that must not be weight-decayed.
+
+        Only the learnable video position table (if any); the optimizer
+        constructor additionally skips every 1-D parameter (biases, norms,
+        q/v biases).
+        """
+        return {'video_pos_embed'} if self.learnable_video_pos else set()
+
+    # ------------------------------------------------------------- embedding
+    def _video_pos(self, grid: Tuple[int, int, int],
+                   ref: torch.Tensor) -> torch.Tensor:
+        """Position table ``(1, N, D)`` for ``grid`` matching ``ref``."""
+        num = grid[0] * grid[1] * grid[2]
+        if self.video_pos_embed is not None:
+            pos = interpolate_pos_embed(self.video_pos_embed, self.grid_size,
+                                        grid)
+            return pos.to(ref.dtype)
+        return self._sincos(num, ref.device, ref.dtype)[None]
+
+    def embed_video(self, video: torch.Tensor) -> torch.Tensor:
+        """Cube embedding plus video positions.
+
+        Args:
+            video (torch.Tensor): ``(B, C, T, H, W)`` float clip. Other
+                ``T/H/W`` than configured are allowed: the fixed table is
+                rebuilt for the new ``N`` (it is 1-D over the token index);
+                a learnable table is trilinearly resized to the new grid.
+
+        Returns:
+            torch.Tensor: ``(B, N, D)`` with ``N = T'*H'*W'``,
+            ``T' = T // tubelet``, ``H' = H // patch``, ``W' = W // patch``,
+            tokens ordered ``(t', h', w')``.
+        """
+        if video.dim() != 5:
+            raise ValueError(f'video must be (B, C, T, H, W), got '
+                             f'{tuple(video.shape)}')
+        if video.shape[1] != self.in_channels:
+            raise ValueError(f'video has {video.shape[1]} channels, expected '
+                             f'{self.in_channels} (layout (B, C, T, H, W))')
+        x, grid = self.patch_embed(video)
+        x = x + self._video_pos(grid, x)
+        return self.pos_drop(x)
+
+    def embed_text(self,
+                   input_ids: torch.Tensor,
+                   token_type_ids: Optional[torch.Tensor] = None
+                   ) -> torch.Tensor:
+        """BERT text embeddings.
+
+        Args:
+            input_ids (torch.Tensor): ``(B, L)`` long token ids.
+            token_type_ids (torch.Tensor, optional): ``(B, L)`` long; 0 if
+                omitted.
+
+        Returns:
+            torch.Tensor: ``(B, L, D)``.
+
+        Raises:
+            ValueError: if ``L > max_text_len``.
+        """
+        if input_ids.dim() != 2:
+            raise ValueError(f'input_ids must be (B, L), got '
+                             f'{tuple(input_ids.shape)}')
+        if input_ids.shape[1] > self.max_text_len:
+            raise ValueError(f'text length {input_ids.shape[1]} exceeds '
+                             f'max_text_len={self.max_text_len}')
+        return self.text_embeddings(input_ids, token_type_ids)
+
+    # -------------------------------------------------------------- encoding
+    def encode(self,
+               video_tokens: Optional[torch.Tensor] = None,
+               text_tokens: Optional[torch.Tensor] = None,
+               text_attention_mask: Optional[torch.Tensor] = None
+               ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Run the shared blocks over ``[video ; text]`` and the final norm.
+
+        Args:
+            video_tokens (torch.Tensor, optional): ``(B, Nv, D)`` embedded
+                (visible) video tokens; always attended to.
+            text_tokens (torch.Tensor, optional): ``(B, L, D)`` embedded text.
+            text_attention_mask (torch.Tensor, optional): ``(B, L)``; 1/True
+                = real token, 0 = padding (padding keys are ignored).
+
+        Returns:
+            tuple: ``(video_out (B, Nv, D) or None, text_out (B, L, D) or
+            None)``.
+        """
+        if video_tokens is None and text_tokens is None:
+            raise ValueError('encode needs video_tokens and/or text_tokens')
+        if text_tokens is None and text_attention_mask is not None:
+            raise ValueError('text_attention_mask given without text_tokens')
+        parts = [t for t in (video_tokens, text_tokens) if t is not None]
+        for t in parts:
+            if t.dim() != 3 or t.shape[-1] != self.embed_dims:
+                raise ValueError(f'tokens must be (B, S, {self.embed_dims}), '
+                                 f'got {tuple(t.shape)}')
+        batch = parts[0].shape[0]
+        if len(parts) == 2 and parts[1].shape[0] != batch:
+            raise ValueError(f'video batch {batch} != text batch '
+                             f'{parts[1].shape[0]}')
+        num_video = 0 if video_tokens is None else video_tokens.shape[1]
+        key_mask = None
+        if text_tokens is not None and text_attention_mask is not None:
+            if tuple(text_attention_mask.shape) != tuple(
+                    text_tokens.shape[:2]):
+                raise ValueError(
+                    f'text_attention_mask {tuple(text_attention_mask.shape)}'
+                    f' does not match text tokens '
+                    f'{tuple(text_tokens.shape[:2])}')
+            key_mask = build_key_padding_mask(num_video, text_attention_mask,
+                                              batch, parts[0].device)
+        x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        x = run_blocks(self.blocks, x, key_mask, self.with_cp)
+        x = self.norm(x)
+        video_out = x[:, :num_video] if video_tokens is not None else None
+        text_out = x[:, num_video:] if text_tokens is not None else None
+        return video_out, text_out
+
+    def forward(self,
+                video: Optional[torch.Tensor] = None,
+                text_ids: Optional[torch.Tensor] = None,
+                text_attention_mask: Optional[torch.Tensor] = None,
+                video_mask: Optional[torch.Tensor] = None
+                ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Embed, keep visible video tokens, encode.
+
+        Args:
+            video (torch.Tensor, optional): ``(B, C, T, H, W)``.
+            text_ids (torch.Tensor, optional): ``(B, L)`` long.
+            text_attention_mask (torch.Tensor, optional): ``(B, L)``,
+                1 = real token.
+            video_mask (torch.Tensor, optional): ``(B, N)`` bool, True =
+                hidden; every sample must hide the same number of tokens.
+
+        Returns:
+            tuple: ``(video_out (B, N_vis, D) or None, text_out (B, L, D) or
+            None)``; ``N_vis = N`` without ``video_mask``; visible tokens in
+            ascending token index.
+        """
+        video_tokens = text_tokens = None
+        if video is not None:
+            video_tokens = self.embed_video(video)
+            if video_mask is not None:
+                video_tokens = gather_visible(video_tokens, video_mask)
+        elif video_mask is not None:
+            raise ValueError('video_mask given without video')
+        if text_ids is not None:
+            text_tokens = self.embed_text(text_ids)
+        return self.encode(video_tokens, text_tokens, text_attention_mask)

@@ -1,0 +1,4 @@
+from .distributed import all_gather_with_grad, get_rank_and_world
+from .pooling import masked_mean
+
+__all__ = ['all_gather_with_grad', 'get_rank_and_world', 'masked_mean']
