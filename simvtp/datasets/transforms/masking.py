@@ -22,10 +22,22 @@ from simvtp.registry import TRANSFORMS
 IGNORE_INDEX = -100
 
 
-def _rng() -> np.random.Generator:
-    """A fresh Generator seeded from numpy's global state."""
-    return np.random.default_rng(
-        np.random.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+def _rng(seed: Optional[int] = None,
+         results: Optional[Dict] = None) -> np.random.Generator:
+    """A fresh Generator.
+
+    ``seed=None``: seeded from numpy's global state (a new mask every time a
+    sample is drawn). Otherwise from ``(seed, results['sample_idx'])``: every
+    sample gets the same mask in every epoch, process layout and worker,
+    which reproducible evaluation and the distributed equivalence test need.
+    """
+    if seed is None:
+        return np.random.default_rng(
+            np.random.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+    if results is None or 'sample_idx' not in results:
+        raise KeyError('a fixed masking seed needs results["sample_idx"], '
+                       'which mmengine datasets add to every sample')
+    return np.random.default_rng([int(seed), int(results['sample_idx'])])
 
 
 @TRANSFORMS.register_module()
@@ -48,13 +60,16 @@ class TubeMasking(BaseTransform):
         tubelet_size (int): frames per token. Defaults to 2.
         patch_size (int): pixels per token side. Defaults to 16.
         input_key (str): key of the video in ``results``. Defaults to 'imgs'.
+        seed (int, optional): fix each sample's mask to a function of
+            ``(seed, sample_idx)``; None (default) draws a new one each time.
     """
 
     def __init__(self,
                  mask_ratio: float = 0.9,
                  tubelet_size: int = 2,
                  patch_size: int = 16,
-                 input_key: str = 'imgs') -> None:
+                 input_key: str = 'imgs',
+                 seed: Optional[int] = None) -> None:
         if not 0 <= mask_ratio < 1:
             raise ValueError(
                 f'mask_ratio must be in [0, 1), got mask_ratio={mask_ratio}')
@@ -67,6 +82,7 @@ class TubeMasking(BaseTransform):
         self.tubelet_size = int(tubelet_size)
         self.patch_size = int(patch_size)
         self.input_key = input_key
+        self.seed = seed
 
     def grid(self, shape: Sequence[int]) -> tuple:
         """Token grid ``(T', H', W')`` of a video of shape ``(..., T, H, W)``."""
@@ -91,7 +107,7 @@ class TubeMasking(BaseTransform):
         num_cells = h * w
         num_hidden = int(self.mask_ratio * num_cells)
         spatial = np.zeros(num_cells, dtype=np.bool_)
-        spatial[_rng().permutation(num_cells)[:num_hidden]] = True
+        spatial[_rng(self.seed, results).permutation(num_cells)[:num_hidden]] = True
         results['video_mask'] = np.tile(spatial, t)
         return results
 
@@ -138,6 +154,8 @@ class TextMasking(BaseTransform):
         count (str): 'exact' or 'bernoulli'. Defaults to 'exact'.
         mask_token_id (int, optional): id of [MASK]; ``results`` by default.
         vocab_size (int, optional): vocabulary size; ``results`` by default.
+        seed (int, optional): fix each sample's masking to a function of
+            ``(seed, sample_idx)``; None (default) draws anew each time.
     """
 
     STRATEGIES = ('bert', 'mae')
@@ -148,7 +166,8 @@ class TextMasking(BaseTransform):
                  strategy: str = 'bert',
                  count: str = 'exact',
                  mask_token_id: Optional[int] = None,
-                 vocab_size: Optional[int] = None) -> None:
+                 vocab_size: Optional[int] = None,
+                 seed: Optional[int] = None) -> None:
         if not 0 < mask_ratio <= 1:
             raise ValueError(
                 f'mask_ratio must be in (0, 1], got mask_ratio={mask_ratio}')
@@ -163,6 +182,7 @@ class TextMasking(BaseTransform):
         self.count = count
         self.mask_token_id = mask_token_id
         self.vocab_size = vocab_size
+        self.seed = seed
 
     @staticmethod
     def _lookup(results: Dict, key: str, value):
@@ -224,7 +244,7 @@ class TextMasking(BaseTransform):
         if words.size:
             mask_token_id = int(
                 self._lookup(results, 'mask_token_id', self.mask_token_id))
-            rng = _rng()
+            rng = _rng(self.seed, results)
             selected = words[self._select(rng, words.size)]
             labels[selected] = flat[selected]
             if self.strategy == 'mae':
