@@ -26,14 +26,19 @@ def load_tokenizer(name_or_path: str) -> BertTokenizerFast:
                 f'tokenizer folder {path!r} has neither vocab.txt nor '
                 'tokenizer.json')
         return BertTokenizerFast.from_pretrained(path, local_files_only=True)
-    try:
-        return BertTokenizerFast.from_pretrained(
-            name_or_path, local_files_only=True)
-    except OSError:
+    from huggingface_hub import snapshot_download
+    try:  # resolve the name in the local cache only; never the network
+        path = snapshot_download(name_or_path, local_files_only=True,
+                                 allow_patterns=['*.txt', '*.json'])
+    except Exception:  # LocalEntryNotFoundError, invalid repo ids, ...
+        path = None
+    if path is None or not (osp.isfile(osp.join(path, 'vocab.txt')) or
+                            osp.isfile(osp.join(path, 'tokenizer.json'))):
         raise FileNotFoundError(
             f'tokenizer {name_or_path!r} is neither a local folder nor in the '
             'Hugging Face cache, and simvtp never downloads at run time. Put '
-            'its vocab.txt in a folder and pass that path (e.g. '
-            "--cfg-options tokenizer='/path/to/bert-base-uncased'), or run "
-            'huggingface-cli download on a machine with internet first.'
-        ) from None
+            'its vocab.txt in a folder and give that folder as the '
+            "tokenizer of TokenizeText (e.g. tokenizer='/models/"
+            "bert-base-uncased'), or run `huggingface-cli download "
+            f'{name_or_path}` on a machine with internet and copy its cache.')
+    return BertTokenizerFast.from_pretrained(path, local_files_only=True)

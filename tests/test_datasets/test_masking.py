@@ -211,3 +211,23 @@ def test_text_masking_repr():
     r = repr(TextMasking(mask_ratio=0.15, strategy='mae', count='bernoulli'))
     assert "TextMasking(mask_ratio=0.15, strategy='mae', count='bernoulli'" \
         in r
+
+
+def test_fixed_seed_masks_depend_only_on_sample_index():
+    from simvtp.datasets.transforms import TextMasking, TubeMasking
+    video = np.zeros((1, 3, 4, 32, 32), dtype=np.uint8)
+    tube = TubeMasking(mask_ratio=0.5, patch_size=8, seed=3)
+    a = tube(dict(imgs=video, sample_idx=7))['video_mask']
+    np.random.seed(123)  # the global state must not matter
+    b = tube(dict(imgs=video, sample_idx=7))['video_mask']
+    c = tube(dict(imgs=video, sample_idx=8))['video_mask']
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    with pytest.raises(KeyError, match='sample_idx'):
+        tube(dict(imgs=video))
+    ids = np.array([2] + list(range(10, 40)) + [3])
+    special = np.zeros_like(ids)
+    special[[0, -1]] = 1
+    text = TextMasking(mask_ratio=0.5, seed=3, mask_token_id=4, vocab_size=50)
+    r1 = text(dict(input_ids=ids, special_tokens_mask=special, sample_idx=1))
+    r2 = text(dict(input_ids=ids, special_tokens_mask=special, sample_idx=1))
+    assert np.array_equal(r1['mlm_labels'], r2['mlm_labels'])

@@ -1,0 +1,226 @@
+"""The SimVTP algorithm: objectives, gradient flow, equivalences, predict."""
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+import simvtp  # noqa: F401
+from simvtp.models.layers.tokens import gather_visible
+from simvtp.registry import MODELS
+
+B, T, S, P = 4, 4, 32, 16  # clips, frames, pixels, patch
+N = (T // 2) * (S // P) ** 2  # 8 tubes
+VOCAB = 40
+
+
+def build(**kwargs):
+    init_default_scope('simvtp')
+    cfg = dict(
+        type='SimVTP',
+        backbone=dict(type='UnifiedViT',
+                      arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                mlp_ratio=2),
+                      img_size=S, patch_size=P, num_frames=T,
+                      vocab_size=VOCAB, max_text_len=16),
+        video_decoder=dict(type='VideoMAEDecoder', embed_dims=16, depth=1,
+                           num_heads=1),
+        vtc_head=dict(type='VTCHead', learnable_temperature=True))
+    cfg.update(kwargs)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def make_batch(seed=0, lengths=(6, 5, 4, 6), pad_to=None):
+    g = torch.Generator().manual_seed(seed)
+    samples = []
+    for i in range(B):
+        n = lengths[i]
+        ids = torch.randint(5, VOCAB, (n, ), generator=g)
+        ids[0], ids[-1] = 2, 3  # [CLS] ... [SEP]
+        labels = torch.full((n, ), -100)
+        labels[1] = ids[1]
+        masked = ids.clone()
+        masked[1] = 4  # [MASK]
+        mask = torch.zeros(N, dtype=torch.bool)
+        cells = torch.randperm(4, generator=g)[:2]
+        for t in range(T // 2):
+            mask[t * 4 + cells] = True
+        samples.append(dict(
+            video=torch.randint(0, 256, (3, T, S, S), dtype=torch.uint8,
+                                generator=g),
+            video_mask=mask, input_ids=masked, input_ids_unmasked=ids,
+            attention_mask=torch.ones(n, dtype=torch.long),
+            mlm_labels=labels))
+    return dict(inputs=samples, data_samples=None)
+
+
+def losses_of(model, batch, seed=0):
+    data = model.data_preprocessor(batch, True)
+    torch.manual_seed(seed)  # same VTM negatives across calls
+    return model(**data, mode='loss')
+
+
+def total(losses):
+    return sum(v for k, v in losses.items() if 'loss' in k)
+
+
+@pytest.mark.parametrize('objectives', [('msm', ), ('vtc', ), ('vtm', ),
+                                        ('msm', 'vtc', 'vtm')])
+def test_gradients_reach_every_parameter_of_selected_objectives(objectives):
+    model = build(objectives=objectives)
+    losses = losses_of(model, make_batch())
+    expected = {'msm': {'loss_video', 'loss_text'}, 'vtc': {'loss_vtc'},
+                'vtm': {'loss_vtm'}}
+    keys = {k for k in losses if k.startswith('loss')}
+    assert keys == set().union(*(expected[o] for o in objectives))
+    total(losses).backward()
+    missing = [n for n, p in model.named_parameters()
+               if p.grad is None or not p.grad.abs().sum() > 0]
+    # word embeddings of ids absent from the batch get no gradient, but
+    # the table as a whole does; all other parameters must get one
+    assert missing == []
+    if 'msm' not in objectives:
+        assert model.video_decoder is None and model.text_decoder is None
+
+
+def test_unknown_objective_names_the_key():
+    with pytest.raises(ValueError, match=r"model.objectives.*'mlm'"):
+        build(objectives=('msm', 'mlm'))
+
+
+def test_vtm_positive_reuse_equals_reencoding():
+    """The paper's reuse of joint features equals the reference's 2B pass."""
+    torch.manual_seed(0)
+    reuse = build(vtm_reuse_positives=True).eval()
+    again = build(vtm_reuse_positives=False).eval()
+    again.load_state_dict(reuse.state_dict())
+    batch = make_batch()
+    a, b = losses_of(reuse, batch), losses_of(again, batch)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_padding_does_not_change_losses():
+    """Pooling and attention exclude padding: extra padding is invisible."""
+    model = build(objectives=('msm', 'vtc')).eval()
+    batch = make_batch()
+    base = losses_of(model, batch)
+    padded = make_batch()
+    for s in padded['inputs']:  # pad every caption with 5 more [PAD]s
+        for key, value in (('input_ids', 0), ('input_ids_unmasked', 0),
+                           ('attention_mask', 0), ('mlm_labels', -100)):
+            s[key] = torch.cat([s[key], torch.full((5, ), value)])
+    longer = losses_of(model, padded)
+    for key in base:
+        torch.testing.assert_close(base[key], longer[key], rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_reference_pooling_includes_padding():
+    model = build(objectives=('vtc', ), pooling='mean_with_padding').eval()
+    batch = make_batch()
+    padded = make_batch()
+    for s in padded['inputs']:
+        for key, value in (('input_ids', 0), ('input_ids_unmasked', 0),
+                           ('attention_mask', 0), ('mlm_labels', -100)):
+            s[key] = torch.cat([s[key], torch.full((5, ), value)])
+    assert not torch.allclose(losses_of(model, batch)['loss_vtc'],
+                              losses_of(model, padded)['loss_vtc'])
+
+
+def test_vtc_uses_video_only_and_text_only_passes():
+    """loss_vtc equals the head applied to independently pooled features."""
+    model = build(objectives=('vtc', )).eval()
+    data = model.data_preprocessor(make_batch(), True)
+    inputs = data['inputs']
+    bb = model.backbone
+    vis = gather_visible(bb.embed_video(inputs['video']), inputs['video_mask'])
+    v_only, _ = bb.encode(vis)
+    _, t_only = bb.encode(None, bb.embed_text(inputs['input_ids']),
+                          inputs['attention_mask'])
+    am = inputs['attention_mask'].unsqueeze(-1).float()
+    t_feat = (t_only * am).sum(1) / am.sum(1)
+    expected = model.vtc_head.loss(v_only.mean(1), t_feat)['loss_vtc']
+    got = model(**data, mode='loss')['loss_vtc']
+    torch.testing.assert_close(got, expected)
+
+
+def test_unmasked_vtc_text_uses_original_ids():
+    masked = build(objectives=('vtc', ), vtc_text='masked').eval()
+    unmasked = build(objectives=('vtc', ), vtc_text='unmasked').eval()
+    unmasked.load_state_dict(masked.state_dict())
+    batch = make_batch()
+    assert not torch.allclose(losses_of(masked, batch)['loss_vtc'],
+                              losses_of(unmasked, batch)['loss_vtc'])
+
+
+def test_drop_masked_text_equals_removing_masked_tokens():
+    """Hiding [MASK] keys == encoding the sequence without those tokens."""
+    model = build(drop_masked_text=True, objectives=('msm', )).eval()
+    data = model.data_preprocessor(make_batch(lengths=(6, 6, 6, 6)), True)
+    inputs = data['inputs']
+    bb = model.backbone
+    vis = gather_visible(bb.embed_video(inputs['video']), inputs['video_mask'])
+    text = bb.embed_text(inputs['input_ids'])
+    v_out, t_out = bb.encode(vis, text, model._encoder_text_mask(inputs))
+    keep = inputs['mlm_labels'][0] == -100  # same positions in every sample
+    v_ref, t_ref = bb.encode(vis, text[:, keep])
+    torch.testing.assert_close(v_out, v_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(t_out[:, keep], t_ref, rtol=1e-5, atol=1e-5)
+    losses = model(**data, mode='loss')
+    total(losses).backward()
+    assert model.text_mask_token.grad.abs().sum() > 0
+
+
+def test_shared_decoder_option():
+    model = build(shared_decoder=dict(type='SharedVideoTextDecoder',
+                                      embed_dims=16, depth=1, num_heads=1))
+    assert model.video_decoder is None and model.shared_decoder is not None
+    losses = losses_of(model, make_batch())
+    total(losses).backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_hard_negatives_option_trains():
+    model = build(vtm_head=dict(type='VTMHead', negative='hard'))
+    losses = losses_of(model, make_batch())
+    assert torch.isfinite(total(losses))
+
+
+def test_predict_returns_features_and_reconstruction():
+    model = build().eval()
+    batch = make_batch()
+    data = model.data_preprocessor(batch, False)
+    out = model(**data, mode='predict')
+    assert len(out) == B
+    assert out[0].features.video_feature.shape == (32, )
+    assert out[0].features.text_feature.shape == (32, )
+    rec = out[0].reconstruction
+    assert rec.shape == (3, T, S, S)
+    assert rec.min() >= 0 and rec.max() <= 1
+    # visible tubes are the input pixels; the masked video blanks hidden ones
+    pixels = batch['inputs'][0]['video'].float() / 255
+    mask = batch['inputs'][0]['video_mask'].view(T // 2, S // P, S // P)
+    vis = (~mask).repeat_interleave(2, 0).repeat_interleave(P, 1) \
+        .repeat_interleave(P, 2)
+    torch.testing.assert_close(rec[:, vis], pixels[:, vis], atol=1e-5,
+                               rtol=0)
+    assert out[0].masked_video[:, ~vis].abs().max() == 0
+    # predicted words: inputs kept where not masked
+    pred = out[0].pred_ids
+    ids = batch['inputs'][0]['input_ids']
+    labels = batch['inputs'][0]['mlm_labels']
+    keep = labels == -100
+    assert torch.equal(pred[:len(ids)][keep], ids[keep])
+
+
+def test_retrieval_features_do_not_depend_on_the_other_modality():
+    model = build().eval()
+    batch = make_batch(lengths=(6, 6, 6, 6))
+    data = model.data_preprocessor(batch, False)
+    a = model.extract_features(data['inputs'])
+    data['inputs']['input_ids_unmasked'] = torch.flip(
+        data['inputs']['input_ids_unmasked'], [0])
+    b = model.extract_features(data['inputs'])
+    torch.testing.assert_close(a['video_feature'], b['video_feature'])
+    torch.testing.assert_close(a['text_feature'], b['text_feature'].flip(0))
