@@ -1,0 +1,33 @@
+"""An mmaction2 VideoMAE ViT (vit_mae VisionTransformer) checkpoint -> simvtp.
+
+    python tools/model_converters/mmaction2_vit_to_simvtp.py \
+        vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.pth \
+        work_dirs/init_mmaction_vit.pth [--base CKPT] [--config CFG] \
+        [--strict] [--verbose]
+
+Gives backbone.* (recogniser checkpoints have no pixel decoder).
+"""
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+from simvtp.models.converters.cli import make_parser, run_converter  # noqa
+from simvtp.models.converters.common import load_source  # noqa: E402
+from simvtp.models.converters.mmaction_vit import \
+    mmaction_vit_to_simvtp  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = make_parser(__doc__.splitlines()[0], base=True)
+
+    def convert(args):
+        return mmaction_vit_to_simvtp(load_source(args.src), source=args.src)
+
+    return run_converter(parser, convert, argv,
+                         tool='mmaction2_vit_to_simvtp')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

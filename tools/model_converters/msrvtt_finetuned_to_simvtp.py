@@ -1,0 +1,43 @@
+"""The authors' MSR-VTT fine-tuned checkpoint -> simvtp backbone weights.
+
+    python tools/model_converters/msrvtt_finetuned_to_simvtp.py \
+        checkpoint-best.pth work_dirs/simvtp_msrvtt_video.pth \
+        [--tower video|text] [--fc-norm-as-norm] [--strict] [--verbose]
+
+The fine-tuned model has two encoders; one UnifiedViT holds one set of
+blocks (--tower), the report says what was dropped and whether that loses
+anything.
+"""
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+from simvtp.models.converters.cli import make_parser, run_converter  # noqa
+from simvtp.models.converters.common import load_source  # noqa: E402
+from simvtp.models.converters.simvtp_msrvtt import \
+    msrvtt_finetuned_to_simvtp  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = make_parser(__doc__.splitlines()[0])
+    parser.add_argument('--tower', choices=('video', 'text'),
+                        default='video',
+                        help='whose transformer blocks to keep')
+    parser.add_argument('--fc-norm-as-norm', action='store_true',
+                        help='copy the post-pool fc_norm into backbone.norm '
+                        '(an approximation)')
+
+    def convert(args):
+        ckpt = load_source(args.src, reference_globals=True)
+        return msrvtt_finetuned_to_simvtp(
+            ckpt, tower=args.tower, fc_norm_as_norm=args.fc_norm_as_norm,
+            source=args.src)
+
+    return run_converter(parser, convert, argv,
+                         tool='msrvtt_finetuned_to_simvtp')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
