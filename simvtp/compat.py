@@ -28,10 +28,28 @@ so a user whose stack is already healthy sees no change.
    ``torchvision::nms``/``qnms``. We declare those two schemas so the pure
    Python parts of torchvision import; calling a torchvision C op still
    raises torchvision's own "Couldn't load custom C++ ops" error.
+6. mmengine 0.10.7 writes checkpoints and the ``last_checkpoint`` pointer in
+   place, and with ``max_keep_ckpts`` deletes the oldest checkpoint *before*
+   writing the new one: a kill during a save leaves a truncated newest file,
+   an empty pointer, or (``max_keep_ckpts=1``) no checkpoint at all. Local
+   checkpoints and the pointer are now written to a temporary file in the
+   same folder, flushed, fsynced and renamed over the target (then the
+   folder is fsynced), and outdated checkpoints are removed only after the
+   new one and the pointer are in place. Temporaries left by a killed
+   process are removed at the next save. Remote backends are unchanged.
+7. mmengine's local checkpoint loader calls ``torch.load`` without
+   ``weights_only``, so it depends on torch's default (and on the
+   ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variable). It now goes
+   through :func:`simvtp.utils.safe_load.load_checkpoint_file`: always
+   weights-only with the allowlist of fix 2, and a refused file raises
+   :class:`~simvtp.utils.safe_load.UnsafeCheckpointError` naming the file and
+   the offending global.
 """
 import importlib.util
 import os
+import os.path as osp
 import sys
+import tempfile
 import types
 import warnings
 
@@ -270,6 +288,203 @@ def fix_torchvision_without_ops() -> bool:
     return True
 
 
+# ----------------------------------------------------------------------------
+# 6. atomic checkpoint writes
+# ----------------------------------------------------------------------------
+TMP_SUFFIX = '.simvtp-tmp'
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Remove temporaries of saves whose process died (kill -9, OOM)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.endswith(TMP_SUFFIX):
+            continue
+        pid = name[:-len(TMP_SUFFIX)].rsplit('.pid', 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() \
+                and not _pid_alive(int(pid)):
+            try:
+                os.unlink(osp.join(directory, name))
+            except OSError:
+                pass
+
+
+def _fsync_directory(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, write) -> None:
+    """Write ``path`` all-or-nothing: ``write(f)`` fills a temporary file in
+    the same folder, which is flushed, fsynced and renamed over ``path``.
+
+    A reader (or a resumed run after kill -9) sees the old file or the new
+    one, never a partial one.
+    """
+    path = osp.abspath(osp.expanduser(str(path)))
+    directory = osp.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    _remove_stale_temporaries(directory)
+    fd, tmp = tempfile.mkstemp(
+        dir=directory, prefix=f'.{osp.basename(path)}.',
+        suffix=f'.pid{os.getpid()}{TMP_SUFFIX}')
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600
+    except (AttributeError, OSError):  # pragma: no cover - non-POSIX
+        pass
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+
+
+def _is_local_path(filename: str, backend_args=None) -> bool:
+    from mmengine.fileio import get_file_backend
+    from mmengine.fileio.backends import LocalBackend
+    if '://' in str(filename):
+        return False
+    try:
+        backend = get_file_backend(filename, backend_args=backend_args)
+    except Exception:
+        return False
+    return isinstance(backend, LocalBackend)
+
+
+def make_checkpoint_saving_atomic() -> bool:
+    """Fix 6: atomic ``save_checkpoint`` and ``last_checkpoint``; delete
+    outdated checkpoints only after the new one is safely written.
+
+    Returns True when the patch was installed now.
+    """
+    import torch
+    import mmengine.runner as runner_pkg
+    from mmengine.dist import is_main_process
+    from mmengine.hooks import CheckpointHook
+    from mmengine.runner import checkpoint as ckpt_module
+    from mmengine.runner import runner as runner_module
+
+    original = ckpt_module.save_checkpoint
+    if getattr(original, '_simvtp_atomic', False):
+        return False
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None,
+                        backend_args=None):
+        if file_client_args is not None or not _is_local_path(
+                filename, backend_args):
+            return original(checkpoint, filename,
+                            file_client_args=file_client_args,
+                            backend_args=backend_args)
+        atomic_write(filename, lambda f: torch.save(checkpoint, f))
+
+    save_checkpoint._simvtp_atomic = True
+    save_checkpoint.__doc__ = (original.__doc__ or '') + \
+        '\n(simvtp: local files are written atomically.)'
+    for module in (ckpt_module, runner_module, runner_pkg):
+        if getattr(module, 'save_checkpoint', None) is original:
+            module.save_checkpoint = save_checkpoint
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        outdated = []
+        if self.max_keep_ckpts > 0 and not (
+                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
+                outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+        name = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, name)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, name, self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta, by_epoch=self.by_epoch,
+            backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
+        # the pointer moves only once the new file is complete; the old
+        # files go only once the pointer has moved
+        atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'),
+                          self.last_ckpt)
+        for old in outdated:
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(old))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):  # deepspeed folders
+                self.file_backend.rmtree(path)
+
+    _save_checkpoint_with_step._simvtp_atomic = True
+    import mmengine
+    if mmengine.__version__.startswith('0.10.'):  # written against 0.10.x
+        CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
+    else:  # pragma: no cover - other mmengine versions
+        warnings.warn(f'simvtp: CheckpointHook of mmengine '
+                      f'{mmengine.__version__} not patched (written for '
+                      '0.10.x); its last_checkpoint pointer and old-file '
+                      'deletion may not be crash-safe.')
+    return True
+
+
+# ----------------------------------------------------------------------------
+# 7. weights-only loading of local checkpoints by mmengine, explicitly
+# ----------------------------------------------------------------------------
+def make_local_checkpoint_loading_safe() -> bool:
+    """Fix 7: mmengine's local loader -> ``load_checkpoint_file``."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    current = CheckpointLoader._schemes.get('')
+    if getattr(current, '_simvtp_safe', False):
+        return False
+
+    def load_from_local(filename, map_location):
+        from simvtp.utils.safe_load import load_checkpoint_file
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return load_checkpoint_file(filename, map_location=map_location)
+
+    load_from_local._simvtp_safe = True
+    CheckpointLoader.register_scheme('', loader=load_from_local, force=True)
+    return True
+
+
 _APPLIED = False
 
 
@@ -283,4 +498,6 @@ def apply_all() -> None:
     allow_mmengine_checkpoints()
     fix_cpu_distributed_launch()
     fix_torchvision_without_ops()
+    make_checkpoint_saving_atomic()
+    make_local_checkpoint_loading_safe()
     _APPLIED = True

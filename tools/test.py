@@ -10,7 +10,7 @@ import simvtp  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from simvtp.utils.setup import prepare_runtime  # noqa: E402
+from simvtp.utils.setup import add_default_hooks, prepare_runtime  # noqa: E402
 
 
 def parse_args():
@@ -43,6 +43,8 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    # lists and counts the test samples that could not be read
+    add_default_hooks(cfg, [dict(type='simvtp.DataHealthHook')])
     prepare_runtime(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()

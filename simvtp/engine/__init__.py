@@ -1,1 +1,4 @@
 from . import hooks  # noqa: F401
+from .optim_wrappers import (NonFiniteLossError,  # noqa: F401
+                             SkipNonFiniteAmpOptimWrapper,
+                             SkipNonFiniteOptimWrapper)

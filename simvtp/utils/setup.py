@@ -13,6 +13,9 @@ def prepare_runtime(cfg: Config) -> Config:
       without ``device_ids`` (a CPU module cannot take them).
     * A config with ``synthetic_data=dict(root=..., ...)`` gets its embedded
       dataset generated when absent (rank 0 generates, the others wait).
+    * The config is validated (:func:`simvtp.utils.config_check.
+      validate_config`) before the Runner builds anything; a bad value
+      raises a ``ConfigError`` naming its key.
     """
     if not torch.cuda.is_available() and cfg.get('launcher', 'none') != 'none':
         env_cfg = cfg.setdefault('env_cfg', {})
@@ -24,6 +27,20 @@ def prepare_runtime(cfg: Config) -> Config:
     synthetic = cfg.get('synthetic_data')
     if synthetic:
         ensure_synthetic_data(dict(synthetic))
+    from .config_check import validate_config  # after the data exists
+    validate_config(cfg)
+    return cfg
+
+
+def add_default_hooks(cfg: Config, hooks) -> Config:
+    """Append each hook config of ``hooks`` whose type is not configured."""
+    custom = list(cfg.get('custom_hooks') or [])
+    present = {str(h.get('type', '')).split('.')[-1] for h in custom
+               if isinstance(h, dict)}
+    for hook in hooks:
+        if hook['type'].split('.')[-1] not in present:
+            custom.append(dict(hook))
+    cfg.custom_hooks = custom
     return cfg
 
 

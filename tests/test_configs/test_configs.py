@@ -119,3 +119,12 @@ train_cfg = dict(max_epochs=1)
     assert (data / 'meta.json').is_file()
     assert 'retrieval/R1:' in out and 'retrieval/MdR:' in out
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+    # tools/test.py evaluates the saved checkpoint the same way
+    proc = subprocess.run(
+        [sys.executable, f'{REPO}/tools/test.py', str(child),
+         str(tmp_path / 'work' / 'epoch_1.pth'), '--work-dir',
+         str(tmp_path / 'test')], cwd=tmp_path, capture_output=True,
+        text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert 'retrieval/R1:' in out

@@ -1,4 +1,7 @@
 from .dist_consistency_hook import DistConsistencyHook, weight_fingerprint
-from .reconstruction_vis_hook import ReconstructionVisHook
 
-__all__ = ['DistConsistencyHook', 'ReconstructionVisHook', 'weight_fingerprint']
+__all__ = ['DistConsistencyHook', 'weight_fingerprint']
+from .data_health_hook import DataHealthHook  # noqa: F401,E402
+from .rng_state_hook import RNGStateHook  # noqa: F401,E402
+from .reconstruction_vis_hook import ReconstructionVisHook  # noqa: F401,E402
+__all__ += ['DataHealthHook', 'RNGStateHook']
