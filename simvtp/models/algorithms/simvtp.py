@@ -14,6 +14,13 @@ one shared decoder), and one head per objective. Per training step
    padding excluded, symmetric InfoNCE over features gathered across ranks;
 4. VTM: one joint pass over ``B`` negative pairs (each text with another
    clip of the batch, random or similarity-weighted).
+
+Speed options (off by default; ``tools/analysis_tools/benchmark_train.py``
+measures them): ``embed_visible_only`` and ``skip_text_padding`` keep the
+losses up to rounding; ``decoder_keep_ratio < 1`` changes the pixel
+objective (VideoMAE V2 decoder masking). ``share_video_embedding=False``,
+``vtm_reuse_positives=False`` (with ``attn_impl='math'`` and
+``VTMHead(sampling='loop')``) reproduce the reference's flow as a baseline.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -57,6 +64,23 @@ class SimVTP(BaseModel):
         vtm_reuse_positives: reuse the joint pass's pooled features as the
             positive VTM pairs (True, the paper) or re-encode the positives
             together with the negatives (False, the reference's flow).
+        share_video_embedding: embed the clip and gather its visible tubes
+            once per step for every pass (True) or, as the reference does,
+            again for each pass that reads video (joint, VTC video-only,
+            VTM); False is a benchmark baseline with the same numerics.
+        embed_visible_only: cube-embed only the visible tubes (the
+            embedding is linear per tube; equal to embedding the full clip
+            then gathering, up to fp32 rounding, and ~1/(1-mask ratio)
+            cheaper). Default False: the full ``Conv3d``.
+        decoder_keep_ratio: VideoMAE V2-style decoder masking: decode (and
+            reconstruct in the pixel loss) a random ``round(ratio *
+            N_hidden)`` of each clip's hidden tubes (at least 1, the same
+            count per clip). 1.0 (default) decodes all hidden tubes.
+        skip_text_padding: the encoder passes of the loss compute only real
+            tokens (projections and MLPs skip text padding; attention masks
+            it as before): same losses up to rounding, fewer FLOPs the more
+            the captions of a batch differ in length. Needs
+            ``pooling='mean'`` (the reference pooling reads padding).
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
     """
 
@@ -74,6 +98,10 @@ class SimVTP(BaseModel):
                  vtc_text: str = 'masked',
                  drop_masked_text: bool = False,
                  vtm_reuse_positives: bool = True,
+                 share_video_embedding: bool = True,
+                 embed_visible_only: bool = False,
+                 decoder_keep_ratio: float = 1.0,
+                 skip_text_padding: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -96,6 +124,16 @@ class SimVTP(BaseModel):
         self.vtc_text = vtc_text
         self.drop_masked_text = drop_masked_text
         self.vtm_reuse_positives = vtm_reuse_positives
+        self.share_video_embedding = bool(share_video_embedding)
+        self.embed_visible_only = bool(embed_visible_only)
+        if not 0 < decoder_keep_ratio <= 1:
+            raise ValueError('model.decoder_keep_ratio must be in (0, 1], '
+                             f'got {decoder_keep_ratio}')
+        self.decoder_keep_ratio = float(decoder_keep_ratio)
+        if skip_text_padding and pooling != 'mean':
+            raise ValueError("model.skip_text_padding needs pooling='mean'; "
+                             f'{pooling!r} averages the padding outputs')
+        self.skip_text_padding = bool(skip_text_padding)
 
         self.backbone = MODELS.build(backbone)
         dims = self.backbone.embed_dims
@@ -156,6 +194,29 @@ class SimVTP(BaseModel):
             valid = torch.cat([valid.new_ones(video_out.shape[:2]), valid], 1)
         return masked_mean(tokens, valid)
 
+    def _embed_visible(self, video: torch.Tensor,
+                       mask: torch.Tensor) -> torch.Tensor:
+        """Embedded visible tubes ``(B, N_vis, D)`` of a masked clip."""
+        if self.embed_visible_only:
+            return self.backbone.embed_video_visible(video, mask)
+        return gather_visible(self.backbone.embed_video(video), mask)
+
+    def _decode_mask(self, mask: torch.Tensor,
+                     num_visible: int) -> Optional[torch.Tensor]:
+        """Random same-size subset of the hidden tubes, or None (all)."""
+        if self.decoder_keep_ratio >= 1:
+            return None
+        num_hidden = mask.shape[1] - num_visible  # from shapes: no sync
+        keep = max(1, int(round(self.decoder_keep_ratio * num_hidden)))
+        if keep >= num_hidden:
+            return None
+        # visible tubes score 2, hidden ones U[0, 1): the `keep` lowest
+        # scores are a uniform random subset of the hidden tubes
+        scores = torch.rand(mask.shape, device=mask.device)
+        scores = scores.masked_fill(~mask, 2.0)
+        chosen = scores.topk(keep, dim=1, largest=False).indices
+        return torch.zeros_like(mask).scatter_(1, chosen, True)
+
     def _encoder_text_mask(self, inputs: dict) -> torch.Tensor:
         """Key mask of the joint pass: padding, and [MASK]s when dropped."""
         attention_mask = inputs['attention_mask']
@@ -197,27 +258,33 @@ class SimVTP(BaseModel):
         attention_mask = inputs['attention_mask']
         losses = {}
         # one cube embedding and one gather per clip, shared by every pass
-        visible = gather_visible(self.backbone.embed_video(video), mask)
+        # (share_video_embedding=False: the reference's one per pass)
+        if self.share_video_embedding:
+            shared = self._embed_visible(video, mask)
+            visible = lambda: shared  # noqa: E731
+        else:
+            visible = lambda: self._embed_visible(video, mask)  # noqa: E731
         text = self.backbone.embed_text(inputs['input_ids'])
         need_joint = 'msm' in self.objectives or (
             'vtm' in self.objectives and self.vtm_reuse_positives)
         if need_joint:
             joint_mask = self._encoder_text_mask(inputs)
-            video_out, text_out = self.backbone.encode(visible, text,
-                                                       joint_mask)
+            video_out, text_out = self.backbone.encode(
+                visible(), text, joint_mask,
+                skip_padding=self.skip_text_padding)
         if 'msm' in self.objectives:
             losses.update(self._msm_loss(video_out, text_out, video, mask,
                                          inputs))
         sim = None
         if 'vtc' in self.objectives:
-            vtc_losses, sim = self._vtc_loss(visible, text, inputs)
+            vtc_losses, sim = self._vtc_loss(visible(), text, inputs)
             losses.update(vtc_losses)
         if 'vtm' in self.objectives:
             positives = None
             if self.vtm_reuse_positives:
                 positives = self._pool_joint(video_out, text_out,
                                              attention_mask)
-            losses.update(self._vtm_loss(visible, text, attention_mask,
+            losses.update(self._vtm_loss(visible(), text, attention_mask,
                                          positives, sim))
         return losses
 
@@ -229,16 +296,18 @@ class SimVTP(BaseModel):
                 :text_out.shape[1]]
             filler = (self.text_mask_token + pos[None]).to(text_out.dtype)
             text_out = torch.where(select[..., None], filler, text_out)
+        decode_mask = self._decode_mask(mask, video_out.shape[1])
         if self.shared_decoder is not None:
             pred, logits = self.shared_decoder(
                 video_out, mask, text_out, inputs['attention_mask'],
-                select=select)
+                decode_mask=decode_mask, select=select)
         else:
-            pred = self.video_decoder(video_out, mask)
+            pred = self.video_decoder(video_out, mask, decode_mask)
             logits = self.text_decoder(text_out, inputs['attention_mask'],
                                        select=select)
         target_video = self.data_preprocessor.to_unit_range(video)
-        losses = self.pixel_head.loss(pred, target_video, mask)
+        losses = self.pixel_head.loss(
+            pred, target_video, mask if decode_mask is None else decode_mask)
         losses.update(self.mlm_head.loss(logits, labels[select]))
         return losses
 
@@ -247,7 +316,8 @@ class SimVTP(BaseModel):
         if self.vtc_text == 'unmasked':
             text = self.backbone.embed_text(inputs['input_ids_unmasked'])
         video_only, _ = self.backbone.encode(visible, None, None)
-        _, text_only = self.backbone.encode(None, text, attention_mask)
+        _, text_only = self.backbone.encode(
+            None, text, attention_mask, skip_padding=self.skip_text_padding)
         video_feat = masked_mean(video_only)
         text_feat = masked_mean(text_only, self._text_valid(attention_mask))
         losses = self.vtc_head.loss(video_feat, text_feat)
@@ -265,11 +335,13 @@ class SimVTP(BaseModel):
         if positives is None:  # reference flow: encode 2B pairs together
             v, t = self.backbone.encode(
                 torch.cat([visible, neg_video]), torch.cat([text, text]),
-                torch.cat([attention_mask, attention_mask]))
+                torch.cat([attention_mask, attention_mask]),
+                skip_padding=self.skip_text_padding)
             pooled = self._pool_joint(v, t, torch.cat([attention_mask] * 2))
             positives, negatives = pooled[:batch], pooled[batch:]
         else:
-            v, t = self.backbone.encode(neg_video, text, attention_mask)
+            v, t = self.backbone.encode(neg_video, text, attention_mask,
+                                        skip_padding=self.skip_text_padding)
             negatives = self._pool_joint(v, t, attention_mask)
         return self.vtm_head.loss(positives, negatives)
 

@@ -12,14 +12,15 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from simvtp.registry import MODELS
 from ..layers.position import SinCosCache, interpolate_pos_embed, sincos_table
-from ..layers.tokens import gather_visible
+from ..layers.tokens import gather_visible, visible_index
 from ..layers.transformer import (ATTN_IMPLS, Block, build_key_padding_mask,
                                   drop_path_rates, reference_init_,
-                                  run_blocks)
+                                  run_blocks, run_blocks_packed)
 
 __all__ = ['UnifiedViT', 'CubeEmbed', 'TextEmbeddings']
 
@@ -142,8 +143,10 @@ class UnifiedViT(BaseModule):
         drop_path_rate (float): Max stochastic depth (linear over depth).
         text_dropout (float): Dropout in the text embeddings (0.1).
         norm_eps (float): LayerNorm epsilon of blocks and final norm.
-        attn_impl (str): ``'sdpa'`` (default) or ``'math'`` (reference
-            hand-written attention with an additive -10000 mask).
+        attn_impl (str): ``'sdpa'`` (default), ``'math'`` (reference
+            hand-written attention with an additive -10000 mask) or
+            ``'auto'`` (SDPA, but the hand-written path for bf16/fp16 on
+            CPU, where it is faster; see ``layers/transformer.py``).
         with_cp (bool): Gradient checkpointing per block while training.
         init_cfg (dict | list, optional): mmengine init config (e.g.
             ``dict(type='Pretrained', checkpoint=...)``).
@@ -324,6 +327,53 @@ class UnifiedViT(BaseModule):
         x = x + self._video_pos(grid, x)
         return self.pos_drop(x)
 
+    def embed_video_visible(self, video: torch.Tensor, mask: torch.Tensor,
+                            num_visible: Optional[int] = None
+                            ) -> torch.Tensor:
+        """Cube-embed only the visible tubes (plus their positions).
+
+        Equals ``gather_visible(self.embed_video(video), mask)`` up to fp32
+        rounding, at a fraction of the cost under heavy masking: the cube
+        embedding is linear per tube (kernel = stride), so the clip is viewed
+        as ``(B, T', H', W', C, t, p, p)`` tubes (no copy), only the visible
+        tubes are gathered, and the ``Conv3d`` weight is applied as one
+        matmul; the backward pass likewise touches only those tubes.
+
+        Args:
+            video (torch.Tensor): ``(B, C, T, H, W)``.
+            mask (torch.Tensor): ``(B, N)`` bool, True = hidden, same count
+                per sample, ``N`` the clip's token count.
+            num_visible (int, optional): visible tubes per sample; given, no
+                host sync is needed (see :func:`visible_index`).
+
+        Returns:
+            torch.Tensor: ``(B, N_vis, D)``, ascending token index.
+        """
+        if video.dim() != 5 or video.shape[1] != self.in_channels:
+            raise ValueError(f'video must be (B, {self.in_channels}, T, H, '
+                             f'W), got {tuple(video.shape)}')
+        batch, chans, frames, height, width = video.shape
+        t, p = self.tubelet_size, self.patch_size
+        grid = (frames // t, height // p, width // p)
+        num = grid[0] * grid[1] * grid[2]
+        if tuple(mask.shape) != (batch, num):
+            raise ValueError(f'mask {tuple(mask.shape)} does not match the '
+                             f'clip\'s {num} tubes (B={batch})')
+        # crop what Conv3d's stride would drop, then a strided tube view
+        video = video[:, :, :grid[0] * t, :grid[1] * p, :grid[2] * p]
+        tubes = video.unflatten(4, (grid[2], p)).unflatten(3, (grid[1], p))
+        tubes = tubes.unflatten(2, (grid[0], t))  # B C T' t H' p W' p
+        tubes = tubes.permute(0, 2, 4, 6, 1, 3, 5, 7)  # B T' H' W' C t p p
+        idx = visible_index(mask, num_visible)  # (B, N_vis)
+        plane = grid[1] * grid[2]
+        rows = torch.arange(batch, device=idx.device)[:, None]
+        picked = tubes[rows, idx // plane, (idx // grid[2]) % grid[1],
+                       idx % grid[2]]  # (B, N_vis, C, t, p, p)
+        proj = self.patch_embed.proj
+        x = F.linear(picked.flatten(2), proj.weight.flatten(1), proj.bias)
+        pos = self._video_pos(grid, x)[0]  # (N, D)
+        return self.pos_drop(x + pos[idx])
+
     def embed_text(self,
                    input_ids: torch.Tensor,
                    token_type_ids: Optional[torch.Tensor] = None
@@ -353,7 +403,8 @@ class UnifiedViT(BaseModule):
     def encode(self,
                video_tokens: Optional[torch.Tensor] = None,
                text_tokens: Optional[torch.Tensor] = None,
-               text_attention_mask: Optional[torch.Tensor] = None
+               text_attention_mask: Optional[torch.Tensor] = None,
+               skip_padding: bool = False
                ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Run the shared blocks over ``[video ; text]`` and the final norm.
 
@@ -363,6 +414,11 @@ class UnifiedViT(BaseModule):
             text_tokens (torch.Tensor, optional): ``(B, L, D)`` embedded text.
             text_attention_mask (torch.Tensor, optional): ``(B, L)``; 1/True
                 = real token, 0 = padding (padding keys are ignored).
+            skip_padding (bool): do not compute the padded positions at all
+                (:func:`run_blocks_packed`): real tokens' outputs are the
+                same up to rounding, padded positions' outputs are
+                meaningless (their inputs' zeros through the final norm).
+                For callers that never read padded outputs.
 
         Returns:
             tuple: ``(video_out (B, Nv, D) or None, text_out (B, L, D) or
@@ -393,8 +449,12 @@ class UnifiedViT(BaseModule):
             key_mask = build_key_padding_mask(num_video, text_attention_mask,
                                               batch, parts[0].device)
         x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-        x = run_blocks(self.blocks, x, key_mask, self.with_cp)
-        x = self.norm(x)
+        if skip_padding and key_mask is not None:
+            x = run_blocks_packed(self.blocks, x, key_mask, self.with_cp,
+                                  self.norm)
+        else:
+            x = run_blocks(self.blocks, x, key_mask, self.with_cp)
+            x = self.norm(x)
         video_out = x[:, :num_video] if video_tokens is not None else None
         text_out = x[:, num_video:] if text_tokens is not None else None
         return video_out, text_out

@@ -45,7 +45,7 @@ class VideoMAEDecoder(BaseModule):
         in_channels (int): Pixel channels.
         norm_eps (float): LayerNorm epsilon.
         qkv_bias (bool): q/v biases in attention.
-        attn_impl (str): ``'sdpa'`` or ``'math'``.
+        attn_impl (str): ``'sdpa'``, ``'math'`` or ``'auto'``.
         with_cp (bool): Gradient checkpointing per block while training.
         drop_path_rate (float): Max stochastic depth.
         init_cfg (dict | list, optional): mmengine init config.

