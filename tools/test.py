@@ -7,10 +7,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import simvtp  # noqa: E402,F401
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from simvtp.utils.setup import add_default_hooks, prepare_runtime  # noqa: E402
+from simvtp.utils.setup import (add_default_hooks, load_config,  # noqa: E402
+                                prepare_runtime)
 
 
 def parse_args():
@@ -33,15 +34,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options,
+                      args.work_dir)
     cfg.load_from = args.checkpoint
     # lists and counts the test samples that could not be read
     add_default_hooks(cfg, [dict(type='simvtp.DataHealthHook')])

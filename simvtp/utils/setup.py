@@ -6,6 +6,25 @@ import torch
 from mmengine.config import Config
 
 
+def load_config(path: str, launcher: str = 'none', cfg_options=None,
+                work_dir: str = None) -> Config:
+    """A config file with the command line's overrides applied.
+
+    ``work_dir`` falls back to the config's own, then to
+    ``./work_dirs/<config name>``.
+    """
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = os.path.join(
+            './work_dirs', os.path.splitext(os.path.basename(path))[0])
+    return cfg
+
+
 def prepare_runtime(cfg: Config) -> Config:
     """Adapt ``cfg`` to the machine and make sure its data exists.
 
