@@ -217,6 +217,16 @@ class SimVTP(BaseModel):
         chosen = scores.topk(keep, dim=1, largest=False).indices
         return torch.zeros_like(mask).scatter_(1, chosen, True)
 
+    def _fill_dropped_text(self, text_out: torch.Tensor,
+                           select: torch.Tensor) -> torch.Tensor:
+        """With drop_masked_text, masked places get mask token + position."""
+        if not self.drop_masked_text:
+            return text_out
+        pos = self.backbone.text_embeddings.position_embeddings.weight[
+            :text_out.shape[1]]
+        filler = (self.text_mask_token + pos[None]).to(text_out.dtype)
+        return torch.where(select[..., None], filler, text_out)
+
     def _encoder_text_mask(self, inputs: dict) -> torch.Tensor:
         """Key mask of the joint pass: padding, and [MASK]s when dropped."""
         attention_mask = inputs['attention_mask']
@@ -291,11 +301,7 @@ class SimVTP(BaseModel):
     def _msm_loss(self, video_out, text_out, video, mask, inputs):
         labels = inputs['mlm_labels']
         select = labels != -100
-        if self.drop_masked_text:
-            pos = self.backbone.text_embeddings.position_embeddings.weight[
-                :text_out.shape[1]]
-            filler = (self.text_mask_token + pos[None]).to(text_out.dtype)
-            text_out = torch.where(select[..., None], filler, text_out)
+        text_out = self._fill_dropped_text(text_out, select)
         decode_mask = self._decode_mask(mask, video_out.shape[1])
         if self.shared_decoder is not None:
             pred, logits = self.shared_decoder(
@@ -408,15 +414,19 @@ class SimVTP(BaseModel):
 
     def _reconstruct(self, inputs: dict) -> Dict[str, torch.Tensor]:
         video, mask = inputs['video'], inputs['video_mask']
-        out = self._forward_tensor(inputs)
         labels = inputs['mlm_labels']
         select = labels != -100
-        text_out = out['text']
+        # the joint pass exactly as in training (incl. drop_masked_text)
+        video_out, text_out = self.backbone.encode(
+            self._embed_visible(video, mask),
+            self.backbone.embed_text(inputs['input_ids']),
+            self._encoder_text_mask(inputs))
+        text_out = self._fill_dropped_text(text_out, select)
         if self.shared_decoder is not None:
             pred, logits = self.shared_decoder(
-                out['video'], mask, text_out, inputs['attention_mask'])
+                video_out, mask, text_out, inputs['attention_mask'])
         else:
-            pred = self.video_decoder(out['video'], mask)
+            pred = self.video_decoder(video_out, mask)
             logits = self.text_decoder(text_out, inputs['attention_mask'])
         pixels = self.data_preprocessor.to_unit_range(video)
         recon = self.pixel_head.reconstruct(pred, pixels, mask)

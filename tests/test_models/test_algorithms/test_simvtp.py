@@ -224,3 +224,24 @@ def test_retrieval_features_do_not_depend_on_the_other_modality():
     b = model.extract_features(data['inputs'])
     torch.testing.assert_close(a['video_feature'], b['video_feature'])
     torch.testing.assert_close(a['text_feature'], b['text_feature'].flip(0))
+
+
+def test_predict_matches_training_inputs_with_drop_masked_text():
+    """predict's word logits come from the same joint pass as the loss."""
+    model = build(drop_masked_text=True, objectives=('msm', )).eval()
+    data = model.data_preprocessor(make_batch(lengths=(6, 6, 6, 6)), False)
+    inputs = data['inputs']
+    out = model(**data, mode='predict')
+    bb = model.backbone
+    vis = gather_visible(bb.embed_video(inputs['video']), inputs['video_mask'])
+    keep = inputs['mlm_labels'][0] == -100
+    # independent: encode without the masked tokens, then mask token + pos
+    _, t_ref = bb.encode(vis, bb.embed_text(inputs['input_ids'])[:, keep])
+    full = torch.zeros(B, 6, 32)
+    full[:, keep] = t_ref
+    pos = bb.text_embeddings.position_embeddings.weight[:6]
+    full[:, ~keep] = (model.text_mask_token + pos[None])[:, ~keep]
+    expected = model.text_decoder(full).argmax(-1)
+    for i in range(B):
+        got = out[i].pred_ids
+        assert torch.equal(got[~keep], expected[i, ~keep])
