@@ -1,11 +1,11 @@
 """Base class for video-caption datasets read from annotation files.
 
-Every reader turns its file format into a flat list of ``(video, caption)``
-pairs; this class turns those into mmaction-style data infos
-(``filename``, ``text``, ``video_id``, ``text_id``) that DecordInit and the
-text transforms consume. mmengine's ``serialize_data`` (on by default) packs the
-list into one numpy byte buffer, so dataloader workers share it copy-on-write
-instead of each holding a copy of millions of Python dicts.
+Every reader turns its file format into a flat stream of ``(video, caption)``
+pairs; this class stores them in a :class:`~.caption_table.CaptionTable`
+(a few numpy arrays, no Python object per pair, shared copy-on-write by
+dataloader workers) and hands out mmaction-style data infos (``filename``,
+``text``, ``video_id``, ``text_id``) that DecordInit and the text transforms
+consume.
 
 Broken samples (a missing, empty, truncated or non-video file, undecodable
 frames, an empty caption, or any exception the pipeline raises for one
@@ -32,6 +32,8 @@ import numpy as np
 from mmaction.datasets import BaseActionDataset
 from mmengine.fileio import exists
 from mmengine.logging import print_log
+
+from .caption_table import CaptionTable, CaptionTableBuilder
 
 
 class AnnotationError(ValueError):
@@ -104,36 +106,61 @@ class VideoTextPairDataset(BaseActionDataset):
         root = self.data_prefix.get('video', '') or ''
         return video if osp.isabs(video) or not root else osp.join(root, video)
 
-    def load_data_list(self) -> List[dict]:
+    def load_table(self) -> CaptionTable:
+        """Read the annotation file into a :class:`CaptionTable`."""
         if not exists(self.ann_file):
             raise FileNotFoundError(
                 f'annotation file {self.ann_file!r} does not exist')
-        data_list = []
-        video_index: Dict[str, int] = {}
-        num_texts = 0
+        builder = CaptionTableBuilder(self.per_video, self.max_pairs)
         for video, caption in self.read_pairs():
-            path = self._video_path(video)
-            video_id = video_index.setdefault(path, len(video_index))
-            if self.per_video:
-                if video_id == len(data_list):
-                    data_list.append(
-                        dict(filename=path, text=[], video_id=video_id,
-                             text_id=[]))
-                data_list[video_id]['text'].append(caption)
-                data_list[video_id]['text_id'].append(num_texts)
-            else:
-                data_list.append(
-                    dict(filename=path, text=caption, video_id=video_id,
-                         text_id=num_texts))
-            num_texts += 1
-            if self.max_pairs and len(data_list) >= self.max_pairs:
+            # stored as written (the data root is joined per item: saves
+            # len(root) bytes per row)
+            if not builder.add(video, caption):
                 break
-        if not data_list:
+        table = builder.build()
+        if not len(table):
             raise AnnotationError(
                 f'{self.ann_file}: no video-caption pairs found')
-        self.num_videos = len(video_index)
-        self.num_texts = num_texts
-        return data_list
+        return table
+
+    def full_init(self) -> None:
+        """Load the annotations into a compact table (see
+        :mod:`~simvtp.datasets.caption_table`); ``serialize_data`` is not
+        needed: the table is already a few numpy arrays that forked workers
+        share."""
+        if self._fully_initialized:
+            return
+        table = self.load_table()
+        self.num_videos, self.num_texts = table.num_videos, table.num_texts
+        if self._indices is not None:
+            table = table.subset(self._indices)
+        self.table = table
+        self._fully_initialized = True
+
+    def load_data_list(self) -> List[dict]:
+        """Every item's info dict (for tools on small files; training reads
+        items through :meth:`get_data_info` instead)."""
+        return [self.get_data_info(i) for i in range(len(self))]
+
+    def get_data_info(self, idx: int) -> dict:
+        if not self._fully_initialized:
+            self.full_init()
+        info = self.table.info(idx)
+        info['filename'] = self._video_path(info['filename'])
+        info['sample_idx'] = idx if idx >= 0 else len(self) + idx
+        info['modality'] = self.modality
+        info['start_index'] = self.start_index
+        return info
+
+    def __len__(self) -> int:
+        if not self._fully_initialized:
+            self.full_init()
+        return len(self.table)
+
+    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        if not self._fully_initialized:
+            self.full_init()
+        self.table = self.table.subset(indices)
 
     # ------------------------------------------------------ broken samples
     def __getitem__(self, idx: int) -> dict:

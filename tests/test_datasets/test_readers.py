@@ -2,6 +2,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
 
@@ -131,13 +132,48 @@ def test_missing_annotation_file_is_named(tmp_path):
         WebVidDataset(str(tmp_path / 'nope.csv'))
 
 
-def test_data_list_is_serialized(tmp_path):
-    """Workers share one byte buffer instead of a list of dicts per worker."""
+def test_annotations_are_packed_in_numpy_arrays(tmp_path):
+    """Workers share a few arrays instead of one Python object per pair."""
     ann = tmp_path / 'a.csv'
-    write_webvid_csv(ann, [[str(i), 'u', 'd', 'p', f'c{i}'] for i in range(50)])
-    ds = WebVidDataset(str(ann))
-    assert ds.serialize_data and ds.data_list == []
-    assert ds.data_bytes.dtype.name == 'uint8' and len(ds) == 50
+    write_webvid_csv(ann, [[str(i), 'u', 'd', f'p{i % 3}', f'c{i} é']
+                           for i in range(50)])
+    ds = WebVidDataset(str(ann), data_prefix=dict(video='/r'))
+    assert ds.data_list == [] and len(ds) == 50
+    table = ds.table
+    for arr in (table.videos.data, table.captions.data):
+        assert isinstance(arr, np.ndarray) and arr.dtype == np.uint8
+    assert table.caption_video.dtype == np.int32
+    # 50 relative paths + 50 captions as UTF-8, two int64 offsets and one
+    # int32 video id per row, nothing else
+    text_bytes = sum(len(f'p{i % 3}/{i}.mp4'.encode()) +
+                     len(f'c{i} é'.encode()) for i in range(50))
+    assert table.nbytes == text_bytes + 50 * (8 + 8 + 4)
+    info = ds.get_data_info(-1)
+    assert info['filename'] == '/r/p1/49.mp4' and info['text'] == 'c49 é'
+    assert info['sample_idx'] == 49 and info['text_id'] == 49
+
+
+def test_subset_and_per_video_grouping(tmp_path):
+    """Captions of one video are grouped in file order; indices subset."""
+    ann = tmp_path / 'a.json'
+    ann.write_text(json.dumps([
+        dict(video='a.mp4', caption=['a0', 'a1']),
+        dict(video='b.mp4', caption='b0'),
+        dict(video='a.mp4', caption='a2')]))
+    ds = MSRVTTDataset(str(ann), per_video=True)
+    assert len(ds) == 2 and ds.num_texts == 4
+    assert ds.get_data_info(0)['text'] == ['a0', 'a1', 'a2']
+    assert ds.get_data_info(0)['text_id'] == [0, 1, 3]
+    pairs = MSRVTTDataset(str(ann), indices=[3, 0])
+    assert len(pairs) == 2
+    assert [pairs.get_data_info(i)['text'] for i in range(2)] == ['a2', 'a0']
+    assert pairs.get_data_info(0)['video_id'] == 0
+    one = MSRVTTDataset(str(ann), per_video=True, max_pairs=1)
+    assert len(one) == 1 and one.get_data_info(0)['text'] == ['a0', 'a1',
+                                                               'a2']
+    first = MSRVTTDataset(str(ann), max_pairs=2)
+    first.get_subset_(-1)
+    assert len(first) == 1 and first.get_data_info(0)['text'] == 'a1'
 
 
 def test_pipeline_on_real_videos(tmp_path, video_factory, tiny_tokenizer_dir):

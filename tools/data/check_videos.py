@@ -138,7 +138,7 @@ def detect_format(ann: str) -> str:
 
 def build_dataset(fmt: str, ann: str, data_root: str, args):
     kwargs = dict(ann_file=ann, data_prefix=dict(video=data_root),
-                  pipeline=[], serialize_data=False)
+                  pipeline=[])
     if fmt == 'webvid':
         return WebVidDataset(video_template=args.video_template, **kwargs)
     return MSRVTTDataset(video_ext=args.video_ext, **kwargs)
@@ -161,7 +161,7 @@ def clean_csv(ann, dataset, bad_videos, out_path, fmt) -> List[dict]:
         rows = list(reader)
     names = [h.strip() for h in header]
     if fmt == 'webvid':
-        infos = dataset.data_list  # the reader yields exactly one per row
+        infos = dataset.load_data_list()  # one per row
         if len(infos) != len(rows):
             raise RuntimeError(f'{ann}: {len(rows)} rows but the reader '
                                f'returned {len(infos)} pairs')
@@ -267,7 +267,7 @@ def main(argv=None) -> dict:
 
     fmt = detect_format(args.ann) if args.format == 'auto' else args.format
     dataset = build_dataset(fmt, args.ann, args.data_root, args)
-    infos = dataset.data_list
+    infos = dataset.load_data_list()
     videos = list(dict.fromkeys(info['filename'] for info in infos))
     print(f'{args.ann}: {fmt} format, {len(infos)} rows, {len(videos)} '
           f'videos; checking with {args.workers} worker(s)')

@@ -2,3 +2,4 @@
 from .formatting import PackVideoTextInputs  # noqa: F401
 from .text import TokenizeText  # noqa: F401
 from .masking import TextMasking, TubeMasking  # noqa: F401
+from .sampling import KeyframeSampleFrames  # noqa: F401

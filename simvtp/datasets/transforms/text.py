@@ -1,4 +1,5 @@
 """Caption tokenization for the data pipeline."""
+import os
 from typing import Optional
 
 import numpy as np
@@ -6,6 +7,11 @@ from mmcv.transforms import BaseTransform
 
 from ...registry import TRANSFORMS
 from ..tokenizer import load_tokenizer
+
+# One caption is encoded at a time, so the Rust thread pool buys nothing; and
+# once used before a fork (dataloader workers) it prints a warning per worker
+# and disables itself. A user's explicit setting wins.
+os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 
 
 @TRANSFORMS.register_module()
