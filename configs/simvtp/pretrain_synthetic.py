@@ -32,7 +32,10 @@ model = dict(
     # raw-pixel targets: the synthetic clips are flat shapes on faint noise,
     # where per-patch normalisation turns most targets into amplified noise
     pixel_head=dict(norm_pix=False),
-    vtc_head=dict(learnable_temperature=False, temperature=0.05))
+    vtc_head=dict(learnable_temperature=False, temperature=0.05),
+    # on CPU, computing only the real caption tokens in the encoder passes
+    # pays (same losses up to rounding; one host sync per pass on a GPU)
+    skip_text_padding=True)
 
 train_pipeline = [
     dict(type='DecordInit'),
