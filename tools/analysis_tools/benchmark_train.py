@@ -319,7 +319,8 @@ def synthetic_batch(model, settings: dict, batch: int, seed: int,
             attention_mask=torch.ones(length, dtype=torch.long),
             mlm_labels=labels))
     data = model.data_preprocessor(dict(inputs=samples), True)
-    return {k: v.to(device) for k, v in data['inputs'].items()}
+    return {k: v.to(device) if torch.is_tensor(v) else v
+            for k, v in data['inputs'].items()}
 
 
 # ------------------------------------------------------------ measurements

@@ -81,6 +81,16 @@ class SimVTP(BaseModel):
             it as before): same losses up to rounding, fewer FLOPs the more
             the captions of a batch differ in length. Needs
             ``pooling='mean'`` (the reference pooling reads padding).
+            Packing reads the token count on the host: one sync per pass.
+        sync_free: no device-to-host read in the loss, so the host can
+            queue the next step while the device works. The only
+            data-dependent size left, the number of hidden words, is
+            avoided by computing word logits at every text position (-100
+            labels ignored; same loss). The other counts come from shapes
+            or, for the video mask, from the preprocessor's ``num_visible``.
+            None (default): on for accelerators, off on the CPU. Not covered:
+            ``skip_text_padding`` and ``decoder_keep_ratio < 1``, which read
+            one count each.
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
     """
 
@@ -102,6 +112,7 @@ class SimVTP(BaseModel):
                  embed_visible_only: bool = False,
                  decoder_keep_ratio: float = 1.0,
                  skip_text_padding: bool = False,
+                 sync_free: Optional[bool] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -134,6 +145,7 @@ class SimVTP(BaseModel):
             raise ValueError("model.skip_text_padding needs pooling='mean'; "
                              f'{pooling!r} averages the padding outputs')
         self.skip_text_padding = bool(skip_text_padding)
+        self.sync_free = sync_free
 
         self.backbone = MODELS.build(backbone)
         dims = self.backbone.embed_dims
@@ -194,12 +206,33 @@ class SimVTP(BaseModel):
             valid = torch.cat([valid.new_ones(video_out.shape[:2]), valid], 1)
         return masked_mean(tokens, valid)
 
-    def _embed_visible(self, video: torch.Tensor,
-                       mask: torch.Tensor) -> torch.Tensor:
-        """Embedded visible tubes ``(B, N_vis, D)`` of a masked clip."""
+    def _embed_visible(self, video: torch.Tensor, mask: torch.Tensor,
+                       num_visible: Optional[int] = None) -> torch.Tensor:
+        """Embedded visible tubes ``(B, N_vis, D)`` of a masked clip
+        (``num_visible`` known on the host: no sync)."""
         if self.embed_visible_only:
-            return self.backbone.embed_video_visible(video, mask)
-        return gather_visible(self.backbone.embed_video(video), mask)
+            return self.backbone.embed_video_visible(video, mask, num_visible)
+        return gather_visible(self.backbone.embed_video(video), mask,
+                              num_visible)
+
+    def _is_sync_free(self, tensor: torch.Tensor) -> bool:
+        """sync_free=None: on for accelerators, off on the CPU (where the
+        selected-positions path does less work and a "sync" costs nothing)."""
+        if self.sync_free is None:
+            return tensor.device.type != 'cpu'
+        return bool(self.sync_free)
+
+    @staticmethod
+    def _padding_mask(inputs: dict,
+                      attention_mask: Optional[torch.Tensor] = None):
+        """The text key mask for the encoder, or None when the batch has no
+        padding (``text_padded``, known on the host, from the preprocessor)."""
+        if attention_mask is None:
+            attention_mask = inputs.get('attention_mask')
+        if inputs.get('text_padded', True) is False and \
+                attention_mask is inputs.get('attention_mask'):
+            return None
+        return attention_mask
 
     def _decode_mask(self, mask: torch.Tensor,
                      num_visible: int) -> Optional[torch.Tensor]:
@@ -266,19 +299,22 @@ class SimVTP(BaseModel):
         """
         video, mask = inputs['video'], inputs['video_mask']
         attention_mask = inputs['attention_mask']
+        num_visible = inputs.get('num_visible')
         losses = {}
         # one cube embedding and one gather per clip, shared by every pass
         # (share_video_embedding=False: the reference's one per pass)
         if self.share_video_embedding:
-            shared = self._embed_visible(video, mask)
+            shared = self._embed_visible(video, mask, num_visible)
             visible = lambda: shared  # noqa: E731
         else:
-            visible = lambda: self._embed_visible(video, mask)  # noqa: E731
+            visible = lambda: self._embed_visible(  # noqa: E731
+                video, mask, num_visible)
         text = self.backbone.embed_text(inputs['input_ids'])
         need_joint = 'msm' in self.objectives or (
             'vtm' in self.objectives and self.vtm_reuse_positives)
         if need_joint:
-            joint_mask = self._encoder_text_mask(inputs)
+            joint_mask = self._padding_mask(
+                inputs, self._encoder_text_mask(inputs))
             video_out, text_out = self.backbone.encode(
                 visible(), text, joint_mask,
                 skip_padding=self.skip_text_padding)
@@ -295,13 +331,17 @@ class SimVTP(BaseModel):
                 positives = self._pool_joint(video_out, text_out,
                                              attention_mask)
             losses.update(self._vtm_loss(visible(), text, attention_mask,
-                                         positives, sim))
+                                         positives, sim,
+                                         self._padding_mask(inputs)))
         return losses
 
     def _msm_loss(self, video_out, text_out, video, mask, inputs):
         labels = inputs['mlm_labels']
-        select = labels != -100
-        text_out = self._fill_dropped_text(text_out, select)
+        masked_words = labels != -100
+        text_out = self._fill_dropped_text(text_out, masked_words)
+        # word logits only where a word is hidden (a data-dependent count:
+        # one host sync), or everywhere with -100 ignored (sync-free)
+        select = None if self._is_sync_free(labels) else masked_words
         decode_mask = self._decode_mask(mask, video_out.shape[1])
         if self.shared_decoder is not None:
             pred, logits = self.shared_decoder(
@@ -314,7 +354,8 @@ class SimVTP(BaseModel):
         target_video = self.data_preprocessor.to_unit_range(video)
         losses = self.pixel_head.loss(
             pred, target_video, mask if decode_mask is None else decode_mask)
-        losses.update(self.mlm_head.loss(logits, labels[select]))
+        losses.update(self.mlm_head.loss(
+            logits, labels if select is None else labels[select]))
         return losses
 
     def _vtc_loss(self, visible, text, inputs):
@@ -323,7 +364,8 @@ class SimVTP(BaseModel):
             text = self.backbone.embed_text(inputs['input_ids_unmasked'])
         video_only, _ = self.backbone.encode(visible, None, None)
         _, text_only = self.backbone.encode(
-            None, text, attention_mask, skip_padding=self.skip_text_padding)
+            None, text, self._padding_mask(inputs),
+            skip_padding=self.skip_text_padding)
         video_feat = masked_mean(video_only)
         text_feat = masked_mean(text_only, self._text_valid(attention_mask))
         losses = self.vtc_head.loss(video_feat, text_feat)
@@ -334,19 +376,21 @@ class SimVTP(BaseModel):
                 sim = self.vtc_head.scale() * t @ v.t()  # rows = text
         return losses, sim
 
-    def _vtm_loss(self, visible, text, attention_mask, positives, sim):
+    def _vtm_loss(self, visible, text, attention_mask, positives, sim,
+                  key_mask):
+        """``key_mask``: ``attention_mask`` or None when nothing is padded."""
         batch = visible.shape[0]
         neg = self.vtm_head.sample_negatives(batch, sim).to(visible.device)
         neg_video = visible[neg]
         if positives is None:  # reference flow: encode 2B pairs together
             v, t = self.backbone.encode(
                 torch.cat([visible, neg_video]), torch.cat([text, text]),
-                torch.cat([attention_mask, attention_mask]),
+                None if key_mask is None else torch.cat([key_mask] * 2),
                 skip_padding=self.skip_text_padding)
             pooled = self._pool_joint(v, t, torch.cat([attention_mask] * 2))
             positives, negatives = pooled[:batch], pooled[batch:]
         else:
-            v, t = self.backbone.encode(neg_video, text, attention_mask,
+            v, t = self.backbone.encode(neg_video, text, key_mask,
                                         skip_padding=self.skip_text_padding)
             negatives = self._pool_joint(v, t, attention_mask)
         return self.vtm_head.loss(positives, negatives)
@@ -372,7 +416,8 @@ class SimVTP(BaseModel):
             ids = inputs.get('input_ids_unmasked', inputs['input_ids'])
             mask = inputs['attention_mask']
             _, text_only = self.backbone.encode(
-                None, self.backbone.embed_text(ids), mask)
+                None, self.backbone.embed_text(ids),
+                self._padding_mask(inputs))
             feats['text_feature'] = masked_mean(text_only,
                                                 self._text_valid(mask))
         return feats

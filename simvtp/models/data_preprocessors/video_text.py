@@ -20,7 +20,14 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         ``video_mask``: bool (B, N) when the samples carry one;
         ``input_ids``/``input_ids_unmasked``: long (B, L) padded with
         ``pad_token_id``; ``attention_mask``: long (B, L) padded with 0;
-        ``mlm_labels``: long (B, L) padded with -100.
+        ``mlm_labels``: long (B, L) padded with -100;
+        ``num_visible``: int, visible tubes per sample (with ``video_mask``);
+        ``text_padded``: bool, whether any caption is shorter than L.
+
+    The two host-side facts are read from the samples before they are moved
+    to the device, so the model needs no device-to-host read for them
+    (see ``SimVTP(sync_free=...)``). Samples are stacked/padded on the host
+    and moved as one tensor per key.
 
     Args:
         mean, std: per-channel normalisation in 0-255 units.
@@ -50,7 +57,6 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         return (video.float() * self.std + self.mean) / 255.
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        data = self.cast_data(data)
         samples = data['inputs']
         if isinstance(samples, dict):  # already collated by default_collate
             samples = [dict(zip(samples, vals))
@@ -58,16 +64,36 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         inputs = {}
         keys = samples[0].keys()
         if 'video' in keys:
-            inputs['video'] = self.normalize(
-                torch.stack([s['video'] for s in samples]))
+            inputs['video'] = torch.stack([torch.as_tensor(s['video'])
+                                           for s in samples])
         if 'video_mask' in keys:
-            inputs['video_mask'] = torch.stack(
-                [s['video_mask'] for s in samples]).bool()
+            mask = torch.stack([torch.as_tensor(s['video_mask'])
+                                for s in samples]).bool()
+            inputs['video_mask'] = mask
+            inputs['num_visible'] = common_visible_count(mask)
         for key, pad in PAD_VALUES.items():
             if key in keys:
                 value = self.pad_token_id if pad is None else pad
-                inputs[key] = pad_sequences([s[key] for s in samples], value)
-        return dict(inputs=inputs, data_samples=data.get('data_samples'))
+                inputs[key] = pad_sequences(
+                    [torch.as_tensor(s[key]) for s in samples], value)
+        if 'attention_mask' in inputs:
+            inputs['text_padded'] = not bool(inputs['attention_mask'].all())
+        data = self.cast_data(dict(inputs=inputs,
+                                   data_samples=data.get('data_samples')))
+        if 'video' in data['inputs']:
+            data['inputs']['video'] = self.normalize(data['inputs']['video'])
+        return data
+
+
+def common_visible_count(mask: torch.Tensor) -> int:
+    """Visible (False) entries per row of a ``(B, N)`` bool mask; all rows
+    must agree (the encoder batches them as one ``(B, N_vis, D)`` tensor)."""
+    counts = (~mask).sum(dim=1)
+    if counts.numel() and not bool((counts == counts[0]).all()):
+        raise ValueError('every sample of a batch must hide the same number '
+                         'of tubes (one TubeMasking mask_ratio for the '
+                         f'dataset); visible counts: {counts.tolist()}')
+    return int(counts[0]) if counts.numel() else 0
 
 
 def pad_sequences(seqs: Sequence[torch.Tensor], value: int,

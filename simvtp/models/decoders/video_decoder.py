@@ -125,19 +125,19 @@ class VideoMAEDecoder(BaseModule):
                     tuple(decode_mask.shape) != tuple(mask.shape):
                 raise ValueError('decode_mask must be a bool tensor shaped '
                                  f'like mask {tuple(mask.shape)}')
-            if bool((decode_mask & ~mask).any()):
-                raise ValueError('decode_mask selects visible tokens; it '
-                                 'must be a subset of the hidden ones')
+            # checked on the device: no host sync
+            torch._assert_async(~(decode_mask & ~mask).any(),
+                                'decode_mask selects visible tokens; it '
+                                'must be a subset of the hidden ones')
             target = decode_mask
         x_vis = self.encoder_to_decoder(visible_tokens)
         pos = self._sincos(num, x_vis.device, x_vis.dtype)
         pos = pos[None].expand(batch, -1, -1)
-        pos_vis = gather_visible(pos, mask)
-        if pos_vis.shape[1] != x_vis.shape[1]:
-            raise ValueError(f'mask leaves {pos_vis.shape[1]} visible tokens '
-                             f'per sample but visible_tokens has '
-                             f'{x_vis.shape[1]}')
-        pos_tgt = gather_masked(pos, target)
+        # counts from shapes (checked asynchronously): no host sync, except
+        # for the size of a decode_mask subset
+        pos_vis = gather_visible(pos, mask, x_vis.shape[1])
+        pos_tgt = gather_masked(
+            pos, target, num - x_vis.shape[1] if decode_mask is None else None)
         x = torch.cat(
             (x_vis + pos_vis, self.mask_token.to(x_vis.dtype) + pos_tgt),
             dim=1)

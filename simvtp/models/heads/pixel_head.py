@@ -1,11 +1,13 @@
 """Masked pixel reconstruction target and loss (VideoMAE/SimVTP MSM)."""
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from simvtp.registry import MODELS
+
+from ..layers.tokens import gather_masked
 
 
 @MODELS.register_module()
@@ -82,12 +84,16 @@ class PixelReconstructionHead(BaseModule):
         return x.reshape(b, c, gt * tt, gh * p, gw * p)
 
     @staticmethod
-    def _select(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Rows of ``tokens`` (B, N, ...) where ``mask`` (B, N), per sample."""
+    def _select(tokens: torch.Tensor, mask: torch.Tensor,
+                count: Optional[int] = None) -> torch.Tensor:
+        """Rows of ``tokens`` (B, N, ...) where ``mask`` (B, N), per sample;
+        with ``count`` (hidden tokens per sample) no host sync."""
         mask = mask.to(torch.bool)
         if mask.shape != tokens.shape[:2]:
             raise ValueError(f'mask must be (B, N)={tuple(tokens.shape[:2])},'
                              f' got {tuple(mask.shape)}')
+        if count is not None:
+            return gather_masked(tokens, mask, count)
         counts = mask.sum(dim=1)
         if counts.numel() and not bool((counts == counts[0]).all()):
             raise ValueError('every sample must hide the same number of '
@@ -111,13 +117,14 @@ class PixelReconstructionHead(BaseModule):
     # ------------------------------------------------------------------
     # target and loss
     # ------------------------------------------------------------------
-    def target(self, video: torch.Tensor,
-               mask: torch.Tensor) -> torch.Tensor:
+    def target(self, video: torch.Tensor, mask: torch.Tensor,
+               num_masked: Optional[int] = None) -> torch.Tensor:
         """Reconstruction target of the hidden tokens.
 
         Args:
             video: ``(B, C, T, H, W)`` pixels in [0, 1].
             mask: ``(B, N)`` bool, True = hidden.
+            num_masked: hidden tokens per sample, if known (no host sync).
 
         Returns:
             ``(B, N_mask, P)``, hidden tokens in ascending order.
@@ -125,7 +132,8 @@ class PixelReconstructionHead(BaseModule):
         with torch.no_grad():
             c = video.shape[1]
             # keep the hidden tubes first: the normalisation is per tube
-            patches = self._select(self.patchify(video.float()), mask)
+            patches = self._select(self.patchify(video.float()), mask,
+                                   num_masked)
             if self.norm_pix:
                 b, n, size = patches.shape
                 x = patches.reshape(b, n, size // c, c)
@@ -138,9 +146,9 @@ class PixelReconstructionHead(BaseModule):
         """``dict(loss_video=loss_weight * MSE(pred, target))``.
 
         ``pred``: ``(B, N_mask, P)`` predictions of the hidden tokens in
-        ascending token order.
+        ascending token order (its length is the hidden count: no sync).
         """
-        target = self.target(video, mask)
+        target = self.target(video, mask, pred.shape[1])
         if pred.shape != target.shape:
             raise ValueError(f'pred has shape {tuple(pred.shape)} but the '
                              f'target has shape {tuple(target.shape)}')

@@ -2,16 +2,18 @@
 
 Masks are boolean ``(B, N)`` tensors with ``True`` = hidden (masked) token,
 the VideoMAE convention. All helpers keep tokens in ascending token index
-and use boolean indexing + reshape (no Python loops over the batch), which
-requires every sample to hide the same number of tokens.
+and require every sample to hide the same number of tokens. Given that number
+(known on the host, e.g. from a shape or from the data preprocessor) they
+gather by index and check the count with an asynchronous device assertion,
+so nothing waits for the device; without it they read the count from the
+mask (one device-to-host sync) and use boolean indexing.
 """
 from typing import Optional
 
 import torch
 
-__all__ = ['num_visible', 'num_masked', 'visible_index', 'gather_visible',
-           'gather_masked',
-           'merge_tokens']
+__all__ = ['num_visible', 'num_masked', 'visible_index', 'masked_index',
+           'gather_visible', 'gather_masked', 'merge_tokens']
 
 
 def _check_mask(tokens: torch.Tensor, mask: torch.Tensor) -> None:
@@ -88,31 +90,57 @@ def _gather(tokens: torch.Tensor, select: torch.Tensor,
     return tokens[select].reshape(batch, count, *tokens.shape[2:])
 
 
-def gather_visible(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _take(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``tokens`` (B, N, ...) rows at ``index`` (B, K) -> (B, K, ...)."""
+    rows = torch.arange(tokens.shape[0], device=index.device)[:, None]
+    return tokens[rows, index]
+
+
+def masked_index(mask: torch.Tensor, num_masked: int) -> torch.Tensor:
+    """Indices of the hidden tokens, ``(B, num_masked)`` long, ascending;
+    the count is checked asynchronously (no host sync)."""
+    _check_mask(None, mask)
+    torch._assert_async((mask.sum(dim=1) == num_masked).all(),
+                        f'every sample must have {num_masked} masked tokens')
+    order = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)
+    return order[:, mask.shape[1] - num_masked:]
+
+
+def gather_visible(tokens: torch.Tensor, mask: torch.Tensor,
+                   num_visible: Optional[int] = None) -> torch.Tensor:
     """Keep the visible tokens.
 
     Args:
         tokens (torch.Tensor): ``(B, N, D)`` (any trailing dims).
         mask (torch.Tensor): ``(B, N)`` bool, True = hidden.
+        num_visible (int, optional): visible tokens per sample; given, no
+            host sync (see :func:`visible_index`).
 
     Returns:
         torch.Tensor: ``(B, N_vis, D)`` in ascending token index.
     """
     _check_mask(tokens, mask)
+    if num_visible is not None:
+        return _take(tokens, visible_index(mask, num_visible))
     return _gather(tokens, ~mask, 'visible')
 
 
-def gather_masked(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def gather_masked(tokens: torch.Tensor, mask: torch.Tensor,
+                  num_masked: Optional[int] = None) -> torch.Tensor:
     """Keep the hidden tokens.
 
     Args:
         tokens (torch.Tensor): ``(B, N, D)`` (any trailing dims).
         mask (torch.Tensor): ``(B, N)`` bool, True = hidden.
+        num_masked (int, optional): hidden tokens per sample; given, no
+            host sync.
 
     Returns:
         torch.Tensor: ``(B, N_mask, D)`` in ascending token index.
     """
     _check_mask(tokens, mask)
+    if num_masked is not None:
+        return _take(tokens, masked_index(mask, num_masked))
     return _gather(tokens, mask, 'masked')
 
 
@@ -138,7 +166,10 @@ def merge_tokens(visible: torch.Tensor, hidden: torch.Tensor,
         raise ValueError(f'visible {tuple(visible.shape)} + hidden '
                          f'{tuple(hidden.shape)} do not fill mask '
                          f'{tuple(mask.shape)}')
-    out = visible.new_empty(batch, n, *visible.shape[2:])
-    out[~mask] = visible.reshape(-1, *visible.shape[2:]).to(out.dtype)
-    out[mask] = hidden.reshape(-1, *hidden.shape[2:]).to(out.dtype)
-    return out
+    # visible first, then hidden, each ascending: where each row goes
+    torch._assert_async(((~mask).sum(dim=1) == visible.shape[1]).all(),
+                        'mask and visible tokens disagree on the count')
+    order = torch.argsort(mask.to(torch.uint8), dim=1, stable=True)
+    rows = torch.cat([visible, hidden.to(visible.dtype)], dim=1)
+    index = order.reshape(batch, n, *([1] * (rows.dim() - 2)))
+    return torch.zeros_like(rows).scatter(1, index.expand_as(rows), rows)

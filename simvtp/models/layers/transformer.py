@@ -307,8 +307,11 @@ def build_key_padding_mask(num_prefix: int,
 
     Returns:
         Optional[torch.Tensor]: ``(B, num_prefix + L)`` bool (True = attend),
-        or None when there is no text mask or every text token is real, so
-        SDPA can use its fast kernels. With ``num_prefix == 0``, a row
+        or None when there is no text mask. Pass None for a batch without
+        padding (SDPA's fast kernels need no mask): whether a mask has
+        padding is not read here, as that would wait for the device
+        (:class:`VideoTextDataPreprocessor` reports it as ``text_padded``,
+        known on the host). With ``num_prefix == 0``, a row
         without any real token attends to every key (what the reference's
         additive mask amounts to) rather than to none.
     """
@@ -318,8 +321,6 @@ def build_key_padding_mask(num_prefix: int,
     if text_mask.dim() != 2 or text_mask.shape[0] != batch_size:
         raise ValueError(f'text_attention_mask must be (B={batch_size}, L), '
                          f'got {tuple(text_mask.shape)}')
-    if bool(text_mask.all()):
-        return None
     if device is not None:
         text_mask = text_mask.to(device)
     if num_prefix == 0:
