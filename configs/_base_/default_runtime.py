@@ -2,7 +2,9 @@ default_scope = 'simvtp'
 custom_imports = dict(imports=['simvtp'], allow_failed_imports=False)
 
 default_hooks = dict(
-    runtime_info=dict(type='RuntimeInfoHook'),
+    # the stock RuntimeInfoHook, minus its per-step .item() of every loss:
+    # values are read once per logging interval (same logs)
+    runtime_info=dict(type='LazyRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),

@@ -5,3 +5,5 @@ from .data_health_hook import DataHealthHook  # noqa: F401,E402
 from .rng_state_hook import RNGStateHook  # noqa: F401,E402
 from .reconstruction_vis_hook import ReconstructionVisHook  # noqa: F401,E402
 __all__ += ['DataHealthHook', 'RNGStateHook']
+from .lazy_runtime_info_hook import LazyRuntimeInfoHook  # noqa: F401,E402
+__all__ += ['LazyRuntimeInfoHook']
