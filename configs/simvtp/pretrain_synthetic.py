@@ -83,7 +83,9 @@ test_dataloader = dict(
         data_prefix=dict(video=data_root + '/videos'),
         pipeline=test_pipeline,
         test_mode=True))
-test_evaluator = dict(type='RetrievalMetric',
+# groups items by video_id: correct also when a video has several captions
+# (MSR-VTT's full test split); equals mmaction2's RetrievalMetric otherwise
+test_evaluator = dict(type='VideoTextRetrievalMetric',
                       metric_list=('R1', 'R5', 'R10', 'MdR', 'MnR'))
 test_cfg = dict(type='TestLoop')
 test_after_train = True

@@ -1,1 +1,1 @@
-
+from .metrics import VideoTextRetrievalMetric  # noqa: F401

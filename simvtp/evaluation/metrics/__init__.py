@@ -1,0 +1,1 @@
+from .retrieval_metric import VideoTextRetrievalMetric  # noqa: F401
