@@ -82,6 +82,9 @@ test_dataloader = dict(
         ann_file=data_root + '/annotations/test.json',
         data_prefix=dict(video=data_root + '/videos'),
         pipeline=test_pipeline,
+        # one item per video with all its captions: each video is decoded
+        # once (MSR-VTT's full split has 20 captions a video)
+        per_video=True,
         test_mode=True))
 # groups items by video_id: correct also when a video has several captions
 # (MSR-VTT's full test split); equals mmaction2's RetrievalMetric otherwise

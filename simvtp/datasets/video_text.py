@@ -242,7 +242,8 @@ class VideoTextPairDataset(BaseActionDataset):
         if not isinstance(inputs, dict):
             return
         ids = inputs.get('input_ids_unmasked', inputs.get('input_ids'))
-        if ids is None or self._unknown_id() < 0:
+        if ids is None or np.asarray(ids).ndim != 1 or \
+                self._unknown_id() < 0:  # (per-video items: not checked)
             return
         words = np.asarray(ids).reshape(-1)[1:-1]  # [CLS] ... [SEP]
         if not words.size:

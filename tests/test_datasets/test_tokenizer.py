@@ -51,7 +51,14 @@ def test_tokenize_text_transform(tiny_tokenizer_dir):
     assert out['attention_mask'].dtype == np.int64
     assert out['mask_token_id'] == 4 and out['vocab_size'] == 19
     with pytest.raises(TypeError, match="results\\['text'\\]"):
-        t(dict(text=['a', 'list']))
+        t(dict(text=3))
+    # a per-video item: (K, L) arrays padded to its longest caption
+    # (max_length 4: the first caption is truncated to [CLS] a red [SEP])
+    many = t(dict(text=['a red circle', 'dog']))
+    assert many['input_ids'].shape == (2, 4)
+    assert many['input_ids'][0].tolist() == [2, 5, 6, 3]
+    assert many['attention_mask'].tolist() == [[1] * 4, [1, 1, 1, 0]]
+    assert many['input_ids'][1, 3] == 0  # [PAD]
 
 
 def test_tokenize_text_pickles_without_tokenizer(tiny_tokenizer_dir):

@@ -20,7 +20,8 @@ class PackVideoTextInputs(BaseTransform):
     ``inputs`` is a dict of tensors: ``video`` uint8 (C, T, H, W) (from
     ``results['imgs']`` of shape (1, C, T, H, W) after FormatShape('NCTHW'),
     or (V, C, T, H, W) for V views), ``video_mask`` bool (N,) when present,
-    and whichever of :data:`TEXT_KEYS` are present as int64 (L,).
+    and whichever of :data:`TEXT_KEYS` are present as int64 (L,), or
+    (K, L) for a per-video item with K captions.
 
     Args:
         meta_keys: copied into the data sample's metainfo.

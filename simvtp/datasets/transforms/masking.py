@@ -223,6 +223,11 @@ class TextMasking(BaseTransform):
 
     def transform(self, results: Dict) -> Dict:
         original = np.asarray(results['input_ids'], dtype=np.int64)
+        if original.ndim != 1:
+            raise ValueError(
+                f'TextMasking masks one caption per sample, got input_ids of '
+                f'shape {original.shape}: per-video items (several captions, '
+                'per_video=True) are for evaluation pipelines')
         flat = original.reshape(-1)
         special_ids = results.get('special_token_ids')
         special_ids = (np.asarray(special_ids, dtype=np.int64).reshape(-1)

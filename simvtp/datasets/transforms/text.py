@@ -18,6 +18,9 @@ os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
 class TokenizeText(BaseTransform):
     """Tokenize ``results[text_key]`` into BERT ids ``[CLS] words [SEP]``.
 
+    One caption gives ``(L,)`` arrays; a list of captions (a per-video
+    evaluation item) gives ``(K, L)`` arrays padded to its longest caption.
+
     No padding here: the data preprocessor pads each batch to its longest
     caption. Writes ``input_ids``, ``attention_mask`` and
     ``special_tokens_mask`` (np.int64, shape (L,)), plus the scalars the
@@ -53,18 +56,22 @@ class TokenizeText(BaseTransform):
 
     def transform(self, results: dict) -> Optional[dict]:
         text = results[self.text_key]
-        if not isinstance(text, str):
+        many = isinstance(text, (list, tuple)) and bool(text) and all(
+            isinstance(t, str) for t in text)
+        if not many and not isinstance(text, str):
             raise TypeError(
                 f'TokenizeText expects results[{self.text_key!r}] to be one '
-                f'caption string, got {type(text).__name__}')
+                f'caption string or a list of them, got '
+                f'{type(text).__name__}')
         tok = self.tokenizer
-        enc = tok(text, truncation=True, max_length=self.max_length,
+        # several captions (a per-video evaluation item): (K, L) arrays
+        # padded to the item's longest caption, attention_mask 0 there
+        enc = tok(list(text) if many else text, truncation=True,
+                  max_length=self.max_length,
+                  padding='longest' if many else False,
                   return_special_tokens_mask=True)
-        results['input_ids'] = np.asarray(enc['input_ids'], dtype=np.int64)
-        results['attention_mask'] = np.asarray(
-            enc['attention_mask'], dtype=np.int64)
-        results['special_tokens_mask'] = np.asarray(
-            enc['special_tokens_mask'], dtype=np.int64)
+        for key in ('input_ids', 'attention_mask', 'special_tokens_mask'):
+            results[key] = np.asarray(enc[key], dtype=np.int64)
         results['mask_token_id'] = tok.mask_token_id
         results['vocab_size'] = len(tok)
         results['special_token_ids'] = list(tok.all_special_ids)

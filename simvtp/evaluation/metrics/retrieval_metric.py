@@ -30,9 +30,11 @@ class VideoTextRetrievalMetric(BaseMetric):
     """Recall@K / median / mean rank, text-to-video and video-to-text.
 
     Reads from each predicted data sample: ``features.video_feature`` (D,),
-    ``features.text_feature`` (D,), ``video_id`` and ``text_id`` (from the
-    dataset's metainfo; items without ``video_id`` count as distinct
-    videos).
+    ``features.text_feature`` (D,) or, for per-video items,
+    ``caption_features`` (K, D), and ``video_id`` (from the dataset's
+    metainfo; items without one count as distinct videos). Items may be
+    (video, caption) pairs (the video decoded once per caption) or videos
+    with all their captions (``per_video=True`` datasets: decoded once).
 
     Args:
         metric_list: any of ``R1 R5 R10 MdR MnR``.
@@ -56,10 +58,12 @@ class VideoTextRetrievalMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             features = sample['features']
+            texts = sample.get('caption_features')  # per-video items
+            texts = _numpy(features['text_feature'])[None] if texts is None \
+                else _numpy(texts)
             self.results.append(dict(
                 video_feature=_numpy(features['video_feature']),
-                text_feature=_numpy(features['text_feature']),
-                video_id=sample.get('video_id')))
+                text_features=texts, video_id=sample.get('video_id')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         videos: Dict = OrderedDict()  # video_id -> column
@@ -70,8 +74,9 @@ class VideoTextRetrievalMetric(BaseMetric):
             if key not in videos:
                 videos[key] = len(video_feats)
                 video_feats.append(res['video_feature'])
-            text_feats.append(res['text_feature'])
-            text_video.append(videos[key])
+            for text in res['text_features']:
+                text_feats.append(text)
+                text_video.append(videos[key])
         v = _unit(np.stack(video_feats))
         t = _unit(np.stack(text_feats))
         gt = np.asarray(text_video)

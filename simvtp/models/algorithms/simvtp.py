@@ -436,8 +436,18 @@ class SimVTP(BaseModel):
         statistics, never the hidden ground truth), ``masked_video`` (C, T,
         H, W) and ``pred_ids`` (L,) (argmax words at masked places, the
         input ids elsewhere).
+
+        Per-video items (``inputs['text_counts']``: K_i captions of sample
+        i stacked as rows) also carry ``caption_features`` (K_i, D), every
+        caption's feature; ``features.text_feature`` is then the first
+        caption's (read by :class:`VideoTextRetrievalMetric`).
         """
         feats = self.extract_features(inputs)
+        captions = None
+        counts = inputs.get('text_counts')
+        if counts is not None and 'text_feature' in feats:
+            captions = torch.split(feats['text_feature'], list(counts))
+            feats['text_feature'] = torch.stack([c[0] for c in captions])
         batch = next(iter(feats.values())).shape[0]
         if data_samples is None:
             from mmaction.structures import ActionDataSample
@@ -451,6 +461,8 @@ class SimVTP(BaseModel):
             # evaluator turns it into the dict RetrievalMetric reads
             sample.features = InstanceData(
                 **{k: v[i] for k, v in feats.items()})
+            if captions is not None:
+                sample.caption_features = captions[i]
             if recon is not None:
                 sample.reconstruction = recon['video'][i]
                 sample.masked_video = recon['masked_video'][i]

@@ -22,7 +22,10 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         ``pad_token_id``; ``attention_mask``: long (B, L) padded with 0;
         ``mlm_labels``: long (B, L) padded with -100;
         ``num_visible``: int, visible tubes per sample (with ``video_mask``);
-        ``text_padded``: bool, whether any caption is shorter than L.
+        ``text_padded``: bool, whether any caption is shorter than L;
+        ``text_counts``: list of ints, only for per-video items carrying
+        several captions ``(K_i, L_i)``: their captions are stacked into
+        ``(sum K_i, L)`` rows, sample by sample.
 
     The two host-side facts are read from the samples before they are moved
     to the device, so the model needs no device-to-host read for them
@@ -71,11 +74,18 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
                                 for s in samples]).bool()
             inputs['video_mask'] = mask
             inputs['num_visible'] = common_visible_count(mask)
+        counts = None  # captions per sample, for per-video items
         for key, pad in PAD_VALUES.items():
             if key in keys:
                 value = self.pad_token_id if pad is None else pad
-                inputs[key] = pad_sequences(
-                    [torch.as_tensor(s[key]) for s in samples], value)
+                rows = [torch.as_tensor(s[key]) for s in samples]
+                if any(r.dim() == 2 for r in rows):
+                    rows = [r.reshape(-1, r.shape[-1]) for r in rows]
+                    counts = [r.shape[0] for r in rows]
+                    rows = [row for r in rows for row in r]
+                inputs[key] = pad_sequences(rows, value)
+        if counts is not None:
+            inputs['text_counts'] = counts
         if 'attention_mask' in inputs:
             inputs['text_padded'] = not bool(inputs['attention_mask'].all())
         data = self.cast_data(dict(inputs=inputs,
