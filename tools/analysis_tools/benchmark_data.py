@@ -265,7 +265,6 @@ class OursDataset:
                     t['max_lead'] = max_lead
         self.dataset = DATASETS.build(ds_cfg)
         self.count = count
-        self.keyframe = keyframe
 
     def read(self, seed: int):
         np.random.seed(seed)
@@ -308,35 +307,44 @@ def sampler_of(cfg):
 
 
 # ---------------------------------------------------------- measurements
-def per_worker(args, cfg, folder: str, methods: List[str]) -> Dict[str, dict]:
-    """Interleaved single-process timing; one sample per call per method."""
-    import decord  # noqa: F401
+def make_readers(args, cfg, folder: str, methods: List[str]) -> dict:
+    """method -> ``read(seed)``: reads clip ``seed`` (video ``seed % V``)
+    the method's way and returns the frames the decoder produced for it."""
     sampler = sampler_of(cfg)
     paths = [osp.join(folder, f'{i:04d}.mp4') for i in range(args.videos)]
-    ours = {m: OursDataset(cfg, folder, args.videos, m == 'ours_keyframe',
-                           args.max_lead)
-            for m in methods if m.startswith('ours')}
     keys = {p: decord_keys(p) for p in paths}
-
-    def run(method: str, seed: int):
-        path = paths[seed % len(paths)]
+    readers = {}
+    for method in methods:
         if method == 'raw':
-            return read_raw(path, sampler, seed)[1]
-        if method == 'reference':
-            return reference_style(path, sampler, seed)[2]
-        data = ours[method].read(seed)
-        inds = data['data_samples'].metainfo.get('frame_inds')
-        return decoded_frames(keys[path], inds) if inds is not None else 0
+            readers[method] = lambda seed: read_raw(
+                paths[seed % len(paths)], sampler, seed)[1]
+        elif method == 'reference':
+            readers[method] = lambda seed: reference_style(
+                paths[seed % len(paths)], sampler, seed)[2]
+        else:
+            ours = OursDataset(cfg, folder, args.videos,
+                               method == 'ours_keyframe', args.max_lead)
 
+            def read(seed, _ours=ours):
+                data = _ours.read(seed)
+                inds = data['data_samples'].metainfo['frame_inds']
+                return decoded_frames(keys[paths[seed % len(paths)]], inds)
+            readers[method] = read
+    return readers
+
+
+def per_worker(args, cfg, folder: str, methods: List[str]) -> Dict[str, dict]:
+    """Interleaved single-process timing; one sample per call per method."""
+    run = make_readers(args, cfg, folder, methods)
     times = {m: [] for m in methods}
     decoded = {m: [] for m in methods}
     for m in methods:  # warm-up: imports, tokenizer, first decode
-        run(m, 10_000)
+        run[m](10_000)
     for seed in range(args.samples):
         order = methods[seed % len(methods):] + methods[:seed % len(methods)]
         for m in order:
             t = time.perf_counter()
-            decoded[m].append(run(m, seed))
+            decoded[m].append(run[m](seed))
             times[m].append(time.perf_counter() - t)
     return {m: dict(clips_per_s=len(times[m]) / sum(times[m]),
                     ms_median=1e3 * statistics.median(times[m]),
@@ -365,19 +373,10 @@ class _MethodDataset:
 def with_workers(args, cfg, folder: str, methods: List[str],
                  workers: int) -> Dict[str, float]:
     from torch.utils.data import DataLoader
-    sampler = sampler_of(cfg)
-    paths = [osp.join(folder, f'{i:04d}.mp4') for i in range(args.videos)]
+    readers = make_readers(args, cfg, folder, methods)
     out = {}
     for m in methods:
-        if m == 'raw':
-            fn = lambda i: read_raw(paths[i % len(paths)], sampler, i)  # noqa
-        elif m == 'reference':
-            fn = lambda i: reference_style(  # noqa: E731
-                paths[i % len(paths)], sampler, i)
-        else:
-            ds = OursDataset(cfg, folder, args.videos, m == 'ours_keyframe',
-                             args.max_lead)
-            fn = ds.read
+        fn = readers[m]
         loader = DataLoader(_MethodDataset(fn, args.samples + 2 * workers),
                             batch_size=1, num_workers=workers,
                             collate_fn=lambda b: b)

@@ -152,7 +152,7 @@ def _bad_reason(path: str, caption, bad_videos: Dict[str, str]):
     return None
 
 
-def clean_csv(ann, dataset, bad_videos, out_path, fmt) -> List[dict]:
+def clean_csv(ann, dataset, infos, bad_videos, out_path, fmt) -> List[dict]:
     """Keep the header and the good rows; one dataset pair per CSV row."""
     bad_rows = []
     with open(ann, newline='', encoding='utf-8') as f:
@@ -161,7 +161,7 @@ def clean_csv(ann, dataset, bad_videos, out_path, fmt) -> List[dict]:
         rows = list(reader)
     names = [h.strip() for h in header]
     if fmt == 'webvid':
-        infos = dataset.load_data_list()  # one per row
+        # infos: the dataset's items, one per row
         if len(infos) != len(rows):
             raise RuntimeError(f'{ann}: {len(rows)} rows but the reader '
                                f'returned {len(infos)} pairs')
@@ -301,7 +301,8 @@ def main(argv=None) -> dict:
     clean_path = osp.join(out_dir, f'{stem}.clean{ext}')
     report_path = osp.join(out_dir, f'{stem}.report.jsonl')
     if ext == '.csv':
-        bad_rows = clean_csv(args.ann, dataset, bad_videos, clean_path, fmt)
+        bad_rows = clean_csv(args.ann, dataset, infos, bad_videos, clean_path,
+                             fmt)
     else:
         bad_rows = clean_json(args.ann, dataset, bad_videos, clean_path)
     with open(report_path, 'w', encoding='utf-8') as f:

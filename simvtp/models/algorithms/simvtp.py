@@ -223,16 +223,13 @@ class SimVTP(BaseModel):
         return bool(self.sync_free)
 
     @staticmethod
-    def _padding_mask(inputs: dict,
-                      attention_mask: Optional[torch.Tensor] = None):
+    def _padding_mask(inputs: dict) -> Optional[torch.Tensor]:
         """The text key mask for the encoder, or None when the batch has no
-        padding (``text_padded``, known on the host, from the preprocessor)."""
-        if attention_mask is None:
-            attention_mask = inputs.get('attention_mask')
-        if inputs.get('text_padded', True) is False and \
-                attention_mask is inputs.get('attention_mask'):
+        padding (``text_padded``, known on the host, from the preprocessor).
+        """
+        if inputs.get('text_padded', True) is False:
             return None
-        return attention_mask
+        return inputs.get('attention_mask')
 
     def _decode_mask(self, mask: torch.Tensor,
                      num_visible: int) -> Optional[torch.Tensor]:
@@ -260,12 +257,11 @@ class SimVTP(BaseModel):
         filler = (self.text_mask_token + pos[None]).to(text_out.dtype)
         return torch.where(select[..., None], filler, text_out)
 
-    def _encoder_text_mask(self, inputs: dict) -> torch.Tensor:
+    def _encoder_text_mask(self, inputs: dict) -> Optional[torch.Tensor]:
         """Key mask of the joint pass: padding, and [MASK]s when dropped."""
-        attention_mask = inputs['attention_mask']
         if self.drop_masked_text and 'mlm_labels' in inputs:
-            attention_mask = attention_mask * (inputs['mlm_labels'] == -100)
-        return attention_mask
+            return inputs['attention_mask'] * (inputs['mlm_labels'] == -100)
+        return self._padding_mask(inputs)
 
     # ------------------------------------------------------------ forward
     def forward(self, inputs: dict, data_samples: Optional[List] = None,
@@ -313,8 +309,7 @@ class SimVTP(BaseModel):
         need_joint = 'msm' in self.objectives or (
             'vtm' in self.objectives and self.vtm_reuse_positives)
         if need_joint:
-            joint_mask = self._padding_mask(
-                inputs, self._encoder_text_mask(inputs))
+            joint_mask = self._encoder_text_mask(inputs)
             video_out, text_out = self.backbone.encode(
                 visible(), text, joint_mask,
                 skip_padding=self.skip_text_padding)

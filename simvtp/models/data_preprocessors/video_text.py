@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 
 from ...registry import MODELS
+from ..layers.tokens import num_visible
 
 PAD_VALUES = dict(input_ids=None, input_ids_unmasked=None, attention_mask=0,
                   mlm_labels=-100)
@@ -73,7 +74,7 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
             mask = torch.stack([torch.as_tensor(s['video_mask'])
                                 for s in samples]).bool()
             inputs['video_mask'] = mask
-            inputs['num_visible'] = common_visible_count(mask)
+            inputs['num_visible'] = num_visible(mask)  # host: no sync
         counts = None  # captions per sample, for per-video items
         for key, pad in PAD_VALUES.items():
             if key in keys:
@@ -93,17 +94,6 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         if 'video' in data['inputs']:
             data['inputs']['video'] = self.normalize(data['inputs']['video'])
         return data
-
-
-def common_visible_count(mask: torch.Tensor) -> int:
-    """Visible (False) entries per row of a ``(B, N)`` bool mask; all rows
-    must agree (the encoder batches them as one ``(B, N_vis, D)`` tensor)."""
-    counts = (~mask).sum(dim=1)
-    if counts.numel() and not bool((counts == counts[0]).all()):
-        raise ValueError('every sample of a batch must hide the same number '
-                         'of tubes (one TubeMasking mask_ratio for the '
-                         f'dataset); visible counts: {counts.tolist()}')
-    return int(counts[0]) if counts.numel() else 0
 
 
 def pad_sequences(seqs: Sequence[torch.Tensor], value: int,

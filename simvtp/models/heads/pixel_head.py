@@ -92,14 +92,7 @@ class PixelReconstructionHead(BaseModule):
         if mask.shape != tokens.shape[:2]:
             raise ValueError(f'mask must be (B, N)={tuple(tokens.shape[:2])},'
                              f' got {tuple(mask.shape)}')
-        if count is not None:
-            return gather_masked(tokens, mask, count)
-        counts = mask.sum(dim=1)
-        if counts.numel() and not bool((counts == counts[0]).all()):
-            raise ValueError('every sample must hide the same number of '
-                             f'tokens, got {counts.tolist()}')
-        b = tokens.shape[0]
-        return tokens[mask].reshape(b, -1, *tokens.shape[2:])
+        return gather_masked(tokens, mask, count)
 
     def _patch_stats(self, patches: torch.Tensor):
         """Per-patch, per-channel mean and (unbiased std + eps).

@@ -87,7 +87,7 @@ def test_preprocessor_rejects_unequal_mask_counts():
     model = build()
     batch = make_batch()
     batch['inputs'][1]['video_mask'][0] = ~batch['inputs'][1]['video_mask'][0]
-    with pytest.raises(ValueError, match='same number of tubes'):
+    with pytest.raises(ValueError, match='same number of visible tokens'):
         model.data_preprocessor(batch, True)
 
 
