@@ -356,3 +356,29 @@ def test_cli(tmp_path, capsys):
         meta = json.load(f)
     assert (meta['num_train'], meta['num_frames'], meta['size'],
             meta['seed'], meta['complete']) == (2, 4, 32, 3, True)
+
+
+def test_generation_after_opencv_used_threads_in_this_process(tmp_path):
+    """A process whose OpenCV thread pool is running (any earlier cv2.resize
+    of a large frame) forks the renderer workers: they must not hang. Run in
+    a subprocess with a timeout so a regression fails instead of hanging."""
+    import subprocess
+    import sys
+    code = f"""
+import cv2, numpy as np
+for _ in range(5):
+    cv2.resize(np.zeros((2000, 2000, 3), np.uint8), (1000, 1000))
+threads = cv2.getNumThreads()
+from simvtp.datasets.synthetic import generate_synthetic_dataset
+generate_synthetic_dataset({str(tmp_path / 'd')!r}, num_train=4, num_val=0,
+                           num_test=0, num_frames=4, size=32, workers=2,
+                           progress=False)
+assert cv2.getNumThreads() == threads  # the caller's setting is restored
+print('GENERATED')
+"""
+    try:
+        proc = subprocess.run([sys.executable, '-c', code], timeout=120,
+                              capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail('generation hung after OpenCV had started its threads')
+    assert 'GENERATED' in proc.stdout, proc.stderr[-2000:]

@@ -280,6 +280,15 @@ def _run_tasks(tasks: list, workers: int):
     # fork where available: workers inherit the imported modules instead of
     # re-importing simvtp (and mmaction) in every process.
     method = 'fork' if 'fork' in get_all_start_methods() else None
-    with get_context(method).Pool(workers, initializer=_init_worker) as pool:
-        # Leaving the with-block (also on error or Ctrl-C) terminates it.
-        yield from pool.imap_unordered(_render_chunk, tasks)
+    # A forked child that reconfigures OpenCV's thread pool (setNumThreads)
+    # waits forever for pool threads that exist only in the parent: shrink
+    # the parent's pool to the calling thread while forking, restore after.
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with get_context(method).Pool(workers,
+                                      initializer=_init_worker) as pool:
+            # Leaving the with-block (also on error or Ctrl-C) terminates it.
+            yield from pool.imap_unordered(_render_chunk, tasks)
+    finally:
+        cv2.setNumThreads(threads)
