@@ -29,7 +29,7 @@ def load_model(config: str, checkpoint: Optional[str],
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from simvtp.models.converters.common import find_state_dict
+    from simvtp.checkpoint.common import find_state_dict
     from simvtp.registry import MODELS
     from simvtp.utils import load_checkpoint_file
     cfg = Config.fromfile(config)

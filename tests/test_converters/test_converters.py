@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
 import simvtp  # noqa: F401
-from simvtp.models.converters import (ConversionError, bert_to_simvtp,
+from simvtp.checkpoint import (ConversionError, bert_to_simvtp,
                                       fuse_qkv_bias, load_source,
                                       mmaction_vit_to_simvtp,
                                       msrvtt_finetuned_to_simvtp,

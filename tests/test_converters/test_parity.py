@@ -19,7 +19,7 @@ from mmengine.registry import init_default_scope
 
 import simvtp  # noqa: F401
 from simvtp.datasets.transforms.masking import TextMasking, TubeMasking
-from simvtp.models.converters import load_source, reference_to_simvtp
+from simvtp.checkpoint import load_source, reference_to_simvtp
 from simvtp.registry import MODELS
 
 # geometry: B clips of T frames at S px, P px patches, tubelet 2

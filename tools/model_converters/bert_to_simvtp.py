@@ -14,9 +14,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # converter_cli
 
-from simvtp.models.converters.bert import bert_to_simvtp  # noqa: E402
-from simvtp.models.converters.cli import make_parser, run_converter  # noqa
+from simvtp.checkpoint.bert import bert_to_simvtp  # noqa: E402
+from converter_cli import make_parser, run_converter  # noqa: E402
 
 
 def main(argv=None) -> int:

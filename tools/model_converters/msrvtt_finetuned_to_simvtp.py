@@ -13,10 +13,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # converter_cli
 
-from simvtp.models.converters.cli import make_parser, run_converter  # noqa
-from simvtp.models.converters.common import load_source  # noqa: E402
-from simvtp.models.converters.simvtp_msrvtt import \
+from converter_cli import make_parser, run_converter  # noqa: E402
+from simvtp.checkpoint.common import load_source  # noqa: E402
+from simvtp.checkpoint.simvtp_msrvtt import \
     msrvtt_finetuned_to_simvtp  # noqa: E402
 
 

@@ -12,10 +12,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # converter_cli
 
-from simvtp.models.converters.cli import make_parser, run_converter  # noqa
-from simvtp.models.converters.common import load_source  # noqa: E402
-from simvtp.models.converters.simvtp_reference import (  # noqa: E402
+from converter_cli import make_parser, run_converter  # noqa: E402
+from simvtp.checkpoint.common import load_source  # noqa: E402
+from simvtp.checkpoint.simvtp_reference import (  # noqa: E402
     REFERENCE_TEMPERATURE, reference_to_simvtp)
 
 

@@ -13,7 +13,7 @@ Two layouts of the VideoMAE code base are recognised:
 
 The text side (``backbone.text_embeddings``, ``text_decoder``, ``vtm_head``) is
 not part of VideoMAE; initialise the text embeddings from BERT
-(:func:`simvtp.models.converters.bert.bert_to_simvtp`).
+(:func:`simvtp.checkpoint.bert.bert_to_simvtp`).
 """
 from typing import Dict, Tuple
 

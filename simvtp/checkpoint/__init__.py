@@ -13,7 +13,10 @@ One module per source format, all returning ``(state_dict, ConversionReport)``:
 * :mod:`.bert`: Hugging Face BERT embeddings (:func:`bert_to_simvtp`).
 
 Files are read with :func:`load_source`, which never unpickles arbitrary
-objects. The command-line tools live in ``tools/model_converters/``.
+objects. The command-line tools (one per format, sharing
+``tools/model_converters/converter_cli.py``) live in
+``tools/model_converters/``. Conversion is not a model: nothing here is
+registered, and ``import simvtp`` does not import this package.
 """
 from .bert import bert_to_simvtp, load_bert_state_dict
 from .common import (fuse_qkv_bias, load_source, split_qkv_bias)

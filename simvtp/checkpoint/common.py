@@ -351,7 +351,7 @@ def check_sincos(mapper: KeyMapper, key: str,
     the target needs ``learnable_video_pos=True``) when given, else dropped
     and reported lossy.
     """
-    from ..layers.position import sincos_table
+    from simvtp.models.layers.position import sincos_table
     value = mapper.get(key)
     table = value.reshape(-1, value.shape[-1]) if value.dim() >= 2 else None
     if table is not None:

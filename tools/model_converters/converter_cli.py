@@ -1,7 +1,7 @@
-"""Shared command-line plumbing of ``tools/model_converters/*``.
+"""Shared command-line plumbing of ``tools/model_converters/*_to_*.py``.
 
 Every tool: ``SRC OUT [--strict] [--verbose] [--config CFG] [--base CKPT]``,
-prints the :class:`~.report.ConversionReport`, and writes OUT only when the
+prints the :class:`~simvtp.checkpoint.report.ConversionReport`, and writes OUT only when the
 conversion succeeded (and, with ``--strict``, is clean). Exit status: 0 ok,
 1 strict check failed, 2 the source could not be read or converted.
 """
@@ -13,8 +13,9 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 
-from .common import find_state_dict, load_source, plain_meta
-from .report import ConversionError, ConversionReport, compare_with_model
+from simvtp.checkpoint import (ConversionError, ConversionReport,
+                               compare_with_model)
+from simvtp.checkpoint.common import find_state_dict, load_source, plain_meta
 
 __all__ = ['make_parser', 'run_converter', 'model_state_from_config',
            'save_simvtp_checkpoint', 'save_reference_checkpoint',
