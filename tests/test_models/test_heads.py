@@ -267,6 +267,28 @@ def test_vtc_head_projection_and_clamp():
     torch.testing.assert_close(out['vtc_temperature'], torch.tensor(0.01))
 
 
+def test_vtc_head_is_float32_under_autocast():
+    """Under (CPU, bf16) autocast the embeddings, the logits and therefore
+    the loss are those of float32: bf16 logits of scale 20 keep only ~3
+    significant digits."""
+    torch.manual_seed(0)
+    head = VTCHead(embed_dims=64, proj_dims=32)
+    video = torch.randn(16, 64) + 2.0
+    text = torch.randn(16, 64) + 2.0
+    ref = head.loss(video, text)['loss_vtc']
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        loss = head.loss(video, text)['loss_vtc']
+    torch.testing.assert_close(loss, ref, rtol=1e-6, atol=1e-6)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        v, t = head(video, text)
+        logits = head.similarity(v, t)
+    assert v.dtype == t.dtype == logits.dtype == torch.float32
+    expected = (torch.nn.functional.normalize(head.text_proj(text), dim=-1)
+                @ torch.nn.functional.normalize(head.video_proj(video),
+                                                dim=-1).t()) / 0.05
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------
 # VTMHead
 # ---------------------------------------------------------------------------

@@ -367,8 +367,8 @@ class SimVTP(BaseModel):
         sim = None
         if 'vtm' in self.objectives and self.vtm_head.negative == 'hard':
             with torch.no_grad():
-                v, t = self.vtc_head(video_feat, text_feat)
-                sim = self.vtc_head.scale() * t @ v.t()  # rows = text
+                sim = self.vtc_head.similarity(
+                    *self.vtc_head(video_feat, text_feat))  # rows = text
         return losses, sim
 
     def _vtm_loss(self, visible, text, attention_mask, positives, sim,

@@ -76,13 +76,35 @@ class VTCHead(BaseModule):
 
     def forward(self, video_feat: torch.Tensor,
                 text_feat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Projected, L2-normalised ``(video, text)`` embeddings (retrieval)."""
-        if self.video_proj is not None:
-            video_feat = self.video_proj(video_feat)
-            text_feat = self.text_proj(text_feat)
-        video = F.normalize(video_feat.float(), dim=-1, eps=1e-8)
-        text = F.normalize(text_feat.float(), dim=-1, eps=1e-8)
+        """Projected, L2-normalised ``(video, text)`` embeddings, float32.
+
+        Computed with autocast off: under AMP a bf16 projection or
+        normalisation would round the similarities the loss compares.
+        """
+        with _no_autocast(video_feat):
+            video_feat, text_feat = video_feat.float(), text_feat.float()
+            if self.video_proj is not None:
+                video_feat = self.video_proj(video_feat)
+                text_feat = self.text_proj(text_feat)
+            video = F.normalize(video_feat, dim=-1, eps=1e-8)
+            text = F.normalize(text_feat, dim=-1, eps=1e-8)
         return video, text
+
+    def similarity(self, video: torch.Tensor,
+                   text: torch.Tensor) -> torch.Tensor:
+        """Text-to-video logits ``scale * text @ video^T``, float32.
+
+        Args:
+            video: ``(N_v, E)`` and text: ``(N_t, E)`` embeddings from
+                :meth:`forward`.
+
+        Returns:
+            ``(N_t, N_v)``; rows are texts. Autocast is off, so the logits
+            stay float32 under AMP (a bf16 matmul keeps ~3 significant
+            digits, too few to tell apart logits of scale 20).
+        """
+        with _no_autocast(video):
+            return self.scale() * text.float() @ video.float().t()
 
     def loss(self, video_feat: torch.Tensor,
              text_feat: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -105,15 +127,20 @@ class VTCHead(BaseModule):
             all_text = all_gather_with_grad(text)
         else:
             all_video, all_text = video, text
-        scale = self.scale()
-        logits_t2v = scale * text @ all_video.t()  # (B, world * B)
-        logits_v2t = scale * video @ all_text.t()
+        logits_t2v = self.similarity(all_video, text)  # (B, world * B)
+        logits_v2t = self.similarity(all_text, video)
         self.last_logits_shape = tuple(logits_t2v.shape)
         labels = torch.arange(batch_size, device=video.device) + \
             rank * batch_size
-        loss = F.cross_entropy(logits_t2v, labels) + \
-            F.cross_entropy(logits_v2t, labels)
+        with _no_autocast(video):
+            loss = F.cross_entropy(logits_t2v, labels) + \
+                F.cross_entropy(logits_v2t, labels)
         if not self.symmetric_sum:
             loss = loss * 0.5
         return dict(loss_vtc=loss * self.loss_weight,
-                    vtc_temperature=(1.0 / scale).detach())
+                    vtc_temperature=(1.0 / self.scale()).detach())
+
+
+def _no_autocast(tensor: torch.Tensor):
+    """Autocast disabled on ``tensor``'s device type."""
+    return torch.autocast(device_type=tensor.device.type, enabled=False)
