@@ -66,6 +66,9 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # an incomplete last batch changes the contrastive task (fewer
+    # negatives) and, with one pair, leaves VTM without a negative
+    drop_last=True,
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type='WebVidDataset',

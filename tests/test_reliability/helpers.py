@@ -102,6 +102,19 @@ def write_config(path, tok, ann, test_ann, videos, iters=6, interval=3,
     return str(path)
 
 
+def tiny_cfg(tmp_path, tok, ann, videos, hooks, iters=4):
+    """TINY_CONFIG in-process, training only, on ``ann`` / ``videos``."""
+    from mmengine.config import Config
+    path = tmp_path / 'cfg.py'
+    path.write_text(TINY_CONFIG.format(
+        repo=REPO, tok=tok, ann=ann, test_ann='unused', videos=videos,
+        iters=iters, interval=100, hooks=', '.join(map(repr, hooks))))
+    cfg = Config.fromfile(str(path))
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    return cfg
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

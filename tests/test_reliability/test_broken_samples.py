@@ -19,8 +19,8 @@ from simvtp.datasets import MSRVTTDataset, WebVidDataset
 from simvtp.datasets import video_text
 from simvtp.datasets.video_text import BrokenSampleError
 from tests.test_reliability.conftest import VIDEO_KINDS
-from tests.test_reliability.helpers import (REPO, TINY_CONFIG, tool,
-                                            write_webvid_csv)
+from tests.test_reliability.helpers import (REPO, TINY_CONFIG, tiny_cfg,
+                                            tool, write_webvid_csv)
 
 CAPTION = 'a red circle moves left'
 CAPTION_KINDS = {  # caption -> broken reason (None: usable)
@@ -178,17 +178,6 @@ def test_test_mode_keeps_size_and_order_and_flags_broken(
     # distinct placeholders: no feature ties for the retrieval metric
     assert len(placeholders) == 7
     assert not any(torch.equal(placeholders[0], p) for p in placeholders[1:])
-
-
-def tiny_cfg(tmp_path, tok, ann, videos, hooks, iters=4):
-    path = tmp_path / 'cfg.py'
-    path.write_text(TINY_CONFIG.format(
-        repo=REPO, tok=tok, ann=ann, test_ann='unused', videos=videos,
-        iters=iters, interval=100, hooks=', '.join(map(repr, hooks))))
-    cfg = Config.fromfile(str(path))
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
-    return cfg
 
 
 def test_training_survives_broken_samples_and_counts_them(

@@ -33,6 +33,9 @@ train_dataloader = dict(
     num_workers=10,
     persistent_workers=True,
     pin_memory=True,
+    # an incomplete last batch changes the contrastive task (fewer
+    # negatives) and, with one pair, leaves VTM without a negative
+    drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(

@@ -22,9 +22,11 @@ objective (VideoMAE V2 decoder masking). ``share_video_embedding=False``,
 ``vtm_reuse_positives=False`` (with ``attn_impl='math'`` and
 ``VTMHead(sampling='loop')``) reproduce the reference's flow as a baseline.
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
@@ -263,6 +265,13 @@ class SimVTP(BaseModel):
             return inputs['attention_mask'] * (inputs['mlm_labels'] == -100)
         return self._padding_mask(inputs)
 
+    def _warn_once(self, key: str, message: str) -> None:
+        warned = self.__dict__.setdefault('_warned', set())
+        if key not in warned:
+            warned.add(key)
+            print_log(f'SimVTP: {message}', logger='current',
+                      level=logging.WARNING)
+
     # ------------------------------------------------------------ forward
     def forward(self, inputs: dict, data_samples: Optional[List] = None,
                 mode: str = 'tensor'):
@@ -327,7 +336,7 @@ class SimVTP(BaseModel):
                                              attention_mask)
             losses.update(self._vtm_loss(visible(), text, attention_mask,
                                          positives, sim,
-                                         self._padding_mask(inputs)))
+                                         self._encoder_text_mask(inputs)))
         return losses
 
     def _msm_loss(self, video_out, text_out, video, mask, inputs):
@@ -373,8 +382,19 @@ class SimVTP(BaseModel):
 
     def _vtm_loss(self, visible, text, attention_mask, positives, sim,
                   key_mask):
-        """``key_mask``: ``attention_mask`` or None when nothing is padded."""
+        """``key_mask``: the text key mask of the joint pass (padding, and
+        hidden [MASK]s with ``drop_masked_text``) or None when nothing is
+        masked: positives and negatives must attend alike, or VTM could tell
+        them apart by the attention pattern instead of the content."""
         batch = visible.shape[0]
+        if batch < 2:  # no other clip to pair the text with
+            self._warn_once('vtm_batch', f'VTM got a batch of {batch} pair '
+                            '(e.g. the last, incomplete batch of an epoch '
+                            'without drop_last): it contributes a zero loss')
+            if positives is None:
+                v, t = self.backbone.encode(visible, text, key_mask)
+                positives = self._pool_joint(v, t, attention_mask)
+            return self.vtm_head.loss_without_negatives(positives)
         neg = self.vtm_head.sample_negatives(batch, sim).to(visible.device)
         neg_video = visible[neg]
         if positives is None:  # reference flow: encode 2B pairs together

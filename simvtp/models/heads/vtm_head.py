@@ -124,6 +124,18 @@ class VTMHead(BaseModule):
             picked.append(j)
         return torch.tensor(picked, dtype=torch.long, device=device)
 
+    def loss_without_negatives(self, pos_feat: torch.Tensor
+                               ) -> Dict[str, torch.Tensor]:
+        """A zero ``loss_vtm`` for a batch of one pair (no other clip to
+        pair its text with), attached to the graph through the head and
+        ``pos_feat`` so every parameter still takes part in backward (DDP
+        expects that on every rank).
+
+        Args:
+            pos_feat: ``(B, D)`` fused features of the matched pairs.
+        """
+        return dict(loss_vtm=self(pos_feat).sum() * 0.0)
+
     def loss(self, pos_feat: torch.Tensor,
              neg_feat: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Cross entropy of matched (label 1) and negative (label 0) pairs.

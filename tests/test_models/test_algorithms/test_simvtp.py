@@ -88,11 +88,16 @@ def test_unknown_objective_names_the_key():
         build(objectives=('msm', 'mlm'))
 
 
-def test_vtm_positive_reuse_equals_reencoding():
-    """The paper's reuse of joint features equals the reference's 2B pass."""
+@pytest.mark.parametrize('drop_masked_text', [False, True])
+def test_vtm_positive_reuse_equals_reencoding(drop_masked_text):
+    """The paper's reuse of joint features equals the reference's 2B pass;
+    with drop_masked_text the negatives hide the [MASK] keys as the
+    positives do (otherwise VTM could tell pairs apart by attention)."""
     torch.manual_seed(0)
-    reuse = build(vtm_reuse_positives=True).eval()
-    again = build(vtm_reuse_positives=False).eval()
+    reuse = build(vtm_reuse_positives=True,
+                  drop_masked_text=drop_masked_text).eval()
+    again = build(vtm_reuse_positives=False,
+                  drop_masked_text=drop_masked_text).eval()
     again.load_state_dict(reuse.state_dict())
     batch = make_batch()
     a, b = losses_of(reuse, batch), losses_of(again, batch)
@@ -245,3 +250,14 @@ def test_predict_matches_training_inputs_with_drop_masked_text():
     for i in range(B):
         got = out[i].pred_ids
         assert torch.equal(got[~keep], expected[i, ~keep])
+
+
+@pytest.mark.parametrize('reuse', [True, False])
+def test_vtm_batch_of_one_gives_zero_loss_attached_to_the_graph(reuse):
+    model = build(vtm_reuse_positives=reuse)
+    batch = make_batch()
+    batch['inputs'] = batch['inputs'][:1]
+    losses = losses_of(model, batch)
+    assert losses['loss_vtm'].item() == 0.0
+    total(losses).backward()
+    assert model.vtm_head.fc.weight.grad is not None
