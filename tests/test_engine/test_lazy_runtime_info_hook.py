@@ -29,7 +29,7 @@ class ToyData(Dataset):
         return dict(inputs=torch.tensor([float(i), 1.0]))
 
 
-def _train(tmp_path, name, runtime_info, monkeypatch):
+def _train(tmp_path, name, runtime_info, monkeypatch, ckpt_interval=4):
     calls = []
     original = torch.Tensor.item
 
@@ -50,9 +50,10 @@ def _train(tmp_path, name, runtime_info, monkeypatch):
         default_hooks=dict(runtime_info=runtime_info,
                            logger=dict(type='LoggerHook', interval=3),
                            checkpoint=dict(type='CheckpointHook',
-                                           interval=4, by_epoch=False)),
+                                           interval=ckpt_interval,
+                                           by_epoch=False)),
         default_scope='simvtp', randomness=dict(seed=0),
-        experiment_name=name)
+        experiment_name=f'{name}-{tmp_path.name}')  # own message hub
     runner.train()
     monkeypatch.setattr(torch.Tensor, 'item', original)
     hub = runner.message_hub
@@ -72,4 +73,33 @@ def test_same_history_without_per_step_item(tmp_path, monkeypatch):
     assert stock_items >= 30 and lazy_items <= stock_items - 30
     hook = [h for h in runner.hooks if type(h).__name__ ==
             'LazyRuntimeInfoHook'][0]
-    assert hook._intervals == [3, 4] and hook._pending == []
+    assert hook._inner_intervals == [3] and hook._global_intervals == [4]
+    assert hook._pending == []
+
+
+def test_every_logged_value_equals_the_stock_hooks(tmp_path, monkeypatch):
+    """5 iterations per epoch, logged every 3 within the epoch: LoggerHook
+    logs inner iteration 3 of each epoch (global iterations 3 and 8); each
+    log line must carry the values of its own iteration."""
+    from mmengine.runner import LogProcessor
+    original = LogProcessor.get_log_after_iter
+
+    def logged(name):
+        lines = []
+
+        def record(self, runner, batch_idx, mode):
+            tag, log_str = original(self, runner, batch_idx, mode)
+            lines.append({k: v for k, v in tag.items()
+                          if k in ('loss', 'loss_aux', 'acc')})
+            return tag, log_str
+        monkeypatch.setattr(LogProcessor, 'get_log_after_iter', record)
+        return lines
+
+    stock_lines = logged('stock')
+    _train(tmp_path, 'stock', dict(type='RuntimeInfoHook'), monkeypatch,
+           ckpt_interval=7)
+    lazy_lines = logged('lazy')
+    _train(tmp_path, 'lazy', dict(type='LazyRuntimeInfoHook'), monkeypatch,
+           ckpt_interval=7)
+    assert len(stock_lines) == 2
+    assert lazy_lines == stock_lines

@@ -39,22 +39,27 @@ class LazyRuntimeInfoHook(RuntimeInfoHook):
             raise ValueError(f'interval must be >= 1, got {interval}')
         self.interval = interval
         self._pending: List[Dict[str, torch.Tensor]] = []
-        self._intervals: List[int] = []
+        # LoggerHook counts iterations within the epoch (batch_idx); an
+        # iteration-based CheckpointHook counts them over the whole run
+        self._inner_intervals: List[int] = []
+        self._global_intervals: List[int] = []
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        self._inner_intervals, self._global_intervals = [], []
         if self.interval is not None:
-            self._intervals = [int(self.interval)]
+            self._inner_intervals = [int(self.interval)]
+            self._global_intervals = [int(self.interval)]
             return
-        self._intervals = []
         for hook in runner.hooks:
             name = type(hook).__name__
             if name == 'LoggerHook':
-                self._intervals.append(int(hook.interval))
+                self._inner_intervals.append(int(hook.interval))
             elif name == 'CheckpointHook' and not hook.by_epoch and \
                     hook.interval > 0:
-                self._intervals.append(int(hook.interval))
-        self._intervals = self._intervals or [1]
+                self._global_intervals.append(int(hook.interval))
+        if not (self._inner_intervals or self._global_intervals):
+            self._global_intervals = [1]
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
@@ -70,7 +75,8 @@ class LazyRuntimeInfoHook(RuntimeInfoHook):
         step = runner.iter + 1
         last_in_epoch = _epoch_length(runner) == batch_idx + 1
         if last_in_epoch or step >= runner.max_iters or any(
-                step % i == 0 for i in self._intervals):
+                (batch_idx + 1) % i == 0 for i in self._inner_intervals) \
+                or any(step % i == 0 for i in self._global_intervals):
             self.flush(runner)
 
     def flush(self, runner) -> None:
