@@ -2,54 +2,46 @@
 
 ``simvtp/__init__.py`` calls :func:`apply_all` once, before anything imports
 mmaction. Every fix is idempotent and only acts when its breakage is present,
-so a user whose stack is already healthy sees no change.
+so a user whose stack is already healthy sees no change. Nothing else of
+mmengine's behaviour changes on ``import simvtp``:
+:data:`PATCHED_ATTRIBUTES` lists every module attribute a fix replaces (a
+test compares it with what an import really changes). Crash-safe
+checkpointing is a hook (:class:`~simvtp.engine.hooks.AtomicCheckpointHook`)
+and strict safe loading an explicit opt-in
+(:func:`simvtp.utils.safe_load.use_safe_checkpoint_loading`), both chosen by
+simvtp's configs and tools, not forced on other code in the process.
 
 1. ``mmaction2==1.2.0``'s wheel lacks ``mmaction/models/localizers/drn`` (the
    folder has no ``__init__.py`` upstream), so ``import mmaction.models``
    raises ``ModuleNotFoundError``. We register a placeholder module whose
    ``DRN`` raises a clear error when someone actually builds it.
-2. ``torch>=2.6`` loads checkpoints with ``weights_only=True``; mmengine 0.10.7
-   checkpoints carry ``HistoryBuffer`` objects and numpy scalars/arrays in
-   their ``meta``, so ``Runner.resume`` fails. We allowlist exactly those
-   globals (:func:`mmengine_checkpoint_globals`); anything else is still
-   refused by torch. ``HistoryBuffer`` also pickles its statistics methods as
-   ``getattr(HistoryBuffer, 'min')``: allowing ``builtins.getattr`` would open
-   arbitrary attribute access to any checkpoint, so instead we make it pickle
-   the method *names* and look them up on load.
+2. ``torch>=2.6`` loads checkpoints with ``weights_only=True`` by default;
+   mmengine 0.10.7 checkpoints carry ``HistoryBuffer`` objects, numpy
+   scalars/arrays and ``getattr(HistoryBuffer, 'mean')``-style references
+   to its statistics methods, so ``Runner.resume`` fails. We allowlist
+   exactly those globals with ``torch.serialization.add_safe_globals``
+   (:func:`simvtp.utils.safe_load.mmengine_checkpoint_globals`; the
+   ``getattr`` entry is a stand-in that resolves only those methods).
+   Anything else is still refused by torch, and torch's own switches
+   (``weights_only=False``, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) keep
+   working.
 3. ``transformers>=4.56`` removed helpers that mmaction2 1.2.0's vindlu
    ``modeling_bert`` imports; :func:`check_transformers_version` fails early
    with the fix instead of an obscure ImportError deep inside mmaction.
 4. mmengine 0.10.7's PyTorch launcher calls ``torch.cuda.set_device``
-   unconditionally, which fails on CPU-only machines. We initialise the
-   process group with gloo and skip ``set_device`` when CUDA is absent.
+   unconditionally, which fails when the device is the CPU. There (and only
+   there: CUDA, NPU, MLU and MUSA hosts keep mmengine's own set-up) we
+   initialise the process group with gloo and skip ``set_device``.
 5. On CPU-only torch builds, PyPI's torchvision wheel (required by timm, which
    mmaction2's vindlu imports) is linked against CUDA torch; its compiled ops
    fail to load and ``import torchvision`` dies registering fake kernels for
    ``torchvision::nms``/``qnms``. We declare those two schemas so the pure
    Python parts of torchvision import; calling a torchvision C op still
    raises torchvision's own "Couldn't load custom C++ ops" error.
-6. mmengine 0.10.7 writes checkpoints and the ``last_checkpoint`` pointer in
-   place, and with ``max_keep_ckpts`` deletes the oldest checkpoint *before*
-   writing the new one: a kill during a save leaves a truncated newest file,
-   an empty pointer, or (``max_keep_ckpts=1``) no checkpoint at all. Local
-   checkpoints and the pointer are now written to a temporary file in the
-   same folder, flushed, fsynced and renamed over the target (then the
-   folder is fsynced), and outdated checkpoints are removed only after the
-   new one and the pointer are in place. Temporaries left by a killed
-   process are removed at the next save. Remote backends are unchanged.
-7. mmengine's local checkpoint loader calls ``torch.load`` without
-   ``weights_only``, so it depends on torch's default (and on the
-   ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variable). It now goes
-   through :func:`simvtp.utils.safe_load.load_checkpoint_file`: always
-   weights-only with the allowlist of fix 2, and a refused file raises
-   :class:`~simvtp.utils.safe_load.UnsafeCheckpointError` naming the file and
-   the offending global.
 """
 import importlib.util
 import os
-import os.path as osp
 import sys
-import tempfile
 import types
 import warnings
 
@@ -113,79 +105,17 @@ def fix_missing_drn() -> bool:
 # ----------------------------------------------------------------------------
 # 2. weights_only loading of mmengine checkpoints
 # ----------------------------------------------------------------------------
-def mmengine_checkpoint_globals() -> list:
-    """The non-tensor globals an mmengine 0.10.7 checkpoint pickles.
-
-    ``meta['message_hub']`` holds ``HistoryBuffer`` objects whose state is
-    numpy arrays; runtime info holds numpy scalars. Nothing callable.
-    """
-    import numpy as np
-    from mmengine.logging import HistoryBuffer
-
-    try:  # numpy >= 2 moved the pickling helpers to numpy._core
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import _reconstruct, scalar
-    allowed = [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar]
-    # dtype classes (np.dtypes.Float64DType, ...) are pickled by numpy >= 1.25
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is not None:
-        allowed += [
-            getattr(dtypes, name) for name in dir(dtypes)
-            if name.endswith('DType') and isinstance(getattr(dtypes, name), type)
-        ]
-    return allowed
-
-
-def make_history_buffer_pickle_safe() -> bool:
-    """Pickle ``HistoryBuffer`` statistics methods by name, not by function.
-
-    mmengine's own ``__getstate__`` stores the function objects (and, as a side
-    effect, copies them into the instance ``__dict__``), which a weights_only
-    load can only accept by allowing ``builtins.getattr``. Names are plain
-    strings; :meth:`__setstate__` accepts both forms so checkpoints saved by
-    plain mmengine still load where the caller trusts them.
-    """
-    from mmengine.logging import HistoryBuffer
-    if getattr(HistoryBuffer, '_simvtp_pickle_safe', False):
-        return False
-
-    def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items()
-                 if k != 'statistics_methods'}
-        state['statistics_method_names'] = sorted(self._statistics_methods)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        names = state.pop('statistics_method_names', ())
-        legacy = state.pop('statistics_methods', {})  # plain mmengine files
-        self._statistics_methods.update(legacy)
-        for name in ('min', 'max', 'current', 'mean'):  # as __init__ does
-            self._statistics_methods.setdefault(name, getattr(HistoryBuffer, name))
-        unknown = [n for n in names if n not in self._statistics_methods]
-        if unknown:
-            warnings.warn(f'HistoryBuffer statistics {unknown} were saved in '
-                          'the checkpoint but are not registered now; import '
-                          'the module that registers them before resuming.')
-        self.__dict__.update(state)
-
-    HistoryBuffer.__getstate__ = __getstate__
-    HistoryBuffer.__setstate__ = __setstate__
-    HistoryBuffer._simvtp_pickle_safe = True
-    return True
-
-
 def allow_mmengine_checkpoints() -> bool:
     """Allowlist the globals of mmengine checkpoints for weights_only loads.
 
-    Returns True when torch has the allowlist mechanism (torch >= 2.4).
+    Returns True when torch has the allowlist mechanism (torch >= 2.4;
+    older versions do not load weights-only by default).
     """
     import torch
     add = getattr(torch.serialization, 'add_safe_globals', None)
-    if add is None:
+    if add is None:  # pragma: no cover - torch < 2.4
         return False
-    make_history_buffer_pickle_safe()
+    from simvtp.utils.safe_load import mmengine_checkpoint_globals
     add(mmengine_checkpoint_globals())
     return True
 
@@ -220,8 +150,16 @@ def check_transformers_version(version: str = None) -> None:
 # ----------------------------------------------------------------------------
 # 4. CPU-only distributed launch
 # ----------------------------------------------------------------------------
+def device_is_cpu() -> bool:
+    """Whether mmengine would run on the CPU (no CUDA, NPU, MLU, MUSA or MPS
+    device): the only case where fix 4 applies."""
+    from mmengine.device import get_device
+    return get_device() == 'cpu'
+
+
 def fix_cpu_distributed_launch() -> bool:
-    """Make mmengine's PyTorch launcher work without CUDA (gloo, no set_device)."""
+    """Make mmengine's PyTorch launcher work on the CPU (gloo, no
+    set_device); any accelerator keeps mmengine's own launcher."""
     import torch
     from mmengine.dist import utils as dist_utils
 
@@ -230,10 +168,10 @@ def fix_cpu_distributed_launch() -> bool:
         return False
 
     def init_dist_pytorch(backend, init_backend='torch', **kwargs):
-        if torch.cuda.is_available() or init_backend != 'torch':
+        if not device_is_cpu() or init_backend != 'torch':
             return original(backend, init_backend=init_backend, **kwargs)
         if backend != 'gloo':
-            warnings.warn(f'CUDA is not available: using the gloo backend '
+            warnings.warn(f'the device is the CPU: using the gloo backend '
                           f'instead of {backend!r}.')
         torch.distributed.init_process_group(backend='gloo', **kwargs)
 
@@ -288,201 +226,8 @@ def fix_torchvision_without_ops() -> bool:
     return True
 
 
-# ----------------------------------------------------------------------------
-# 6. atomic checkpoint writes
-# ----------------------------------------------------------------------------
-TMP_SUFFIX = '.simvtp-tmp'
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. EPERM: it exists, owned by someone else
-        return True
-    return True
-
-
-def _remove_stale_temporaries(directory: str) -> None:
-    """Remove temporaries of saves whose process died (kill -9, OOM)."""
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        if not name.endswith(TMP_SUFFIX):
-            continue
-        pid = name[:-len(TMP_SUFFIX)].rsplit('.pid', 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() \
-                and not _pid_alive(int(pid)):
-            try:
-                os.unlink(osp.join(directory, name))
-            except OSError:
-                pass
-
-
-def _fsync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, write) -> None:
-    """Write ``path`` all-or-nothing: ``write(f)`` fills a temporary file in
-    the same folder, which is flushed, fsynced and renamed over ``path``.
-
-    A reader (or a resumed run after kill -9) sees the old file or the new
-    one, never a partial one.
-    """
-    path = osp.abspath(osp.expanduser(str(path)))
-    directory = osp.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    _remove_stale_temporaries(directory)
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix=f'.{osp.basename(path)}.',
-        suffix=f'.pid{os.getpid()}{TMP_SUFFIX}')
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600
-    except (AttributeError, OSError):  # pragma: no cover - non-POSIX
-        pass
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode('utf-8')))
-
-
-def _is_local_path(filename: str, backend_args=None) -> bool:
-    from mmengine.fileio import get_file_backend
-    from mmengine.fileio.backends import LocalBackend
-    if '://' in str(filename):
-        return False
-    try:
-        backend = get_file_backend(filename, backend_args=backend_args)
-    except Exception:
-        return False
-    return isinstance(backend, LocalBackend)
-
-
-def make_checkpoint_saving_atomic() -> bool:
-    """Fix 6: atomic ``save_checkpoint`` and ``last_checkpoint``; delete
-    outdated checkpoints only after the new one is safely written.
-
-    Returns True when the patch was installed now.
-    """
-    import torch
-    import mmengine.runner as runner_pkg
-    from mmengine.dist import is_main_process
-    from mmengine.hooks import CheckpointHook
-    from mmengine.runner import checkpoint as ckpt_module
-    from mmengine.runner import runner as runner_module
-
-    original = ckpt_module.save_checkpoint
-    if getattr(original, '_simvtp_atomic', False):
-        return False
-
-    def save_checkpoint(checkpoint, filename, file_client_args=None,
-                        backend_args=None):
-        if file_client_args is not None or not _is_local_path(
-                filename, backend_args):
-            return original(checkpoint, filename,
-                            file_client_args=file_client_args,
-                            backend_args=backend_args)
-        atomic_write(filename, lambda f: torch.save(checkpoint, f))
-
-    save_checkpoint._simvtp_atomic = True
-    save_checkpoint.__doc__ = (original.__doc__ or '') + \
-        '\n(simvtp: local files are written atomically.)'
-    for module in (ckpt_module, runner_module, runner_pkg):
-        if getattr(module, 'save_checkpoint', None) is original:
-            module.save_checkpoint = save_checkpoint
-
-    def _save_checkpoint_with_step(self, runner, step, meta):
-        outdated = []
-        if self.max_keep_ckpts > 0 and not (
-                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
-            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
-                outdated.append(self.keep_ckpt_ids.popleft())
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
-        name = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir, name)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir, name, self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta, by_epoch=self.by_epoch,
-            backend_args=self.backend_args, **self.args)
-        if not is_main_process():
-            return
-        # the pointer moves only once the new file is complete; the old
-        # files go only once the pointer has moved
-        atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'),
-                          self.last_ckpt)
-        for old in outdated:
-            path = self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(old))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):  # deepspeed folders
-                self.file_backend.rmtree(path)
-
-    _save_checkpoint_with_step._simvtp_atomic = True
-    import mmengine
-    if mmengine.__version__.startswith('0.10.'):  # written against 0.10.x
-        CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
-    else:  # pragma: no cover - other mmengine versions
-        warnings.warn(f'simvtp: CheckpointHook of mmengine '
-                      f'{mmengine.__version__} not patched (written for '
-                      '0.10.x); its last_checkpoint pointer and old-file '
-                      'deletion may not be crash-safe.')
-    return True
-
-
-# ----------------------------------------------------------------------------
-# 7. weights-only loading of local checkpoints by mmengine, explicitly
-# ----------------------------------------------------------------------------
-def make_local_checkpoint_loading_safe() -> bool:
-    """Fix 7: mmengine's local loader -> ``load_checkpoint_file``."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-    current = CheckpointLoader._schemes.get('')
-    if getattr(current, '_simvtp_safe', False):
-        return False
-
-    def load_from_local(filename, map_location):
-        from simvtp.utils.safe_load import load_checkpoint_file
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        return load_checkpoint_file(filename, map_location=map_location)
-
-    load_from_local._simvtp_safe = True
-    CheckpointLoader.register_scheme('', loader=load_from_local, force=True)
-    return True
+#: every module attribute a fix replaces, as (module, attribute)
+PATCHED_ATTRIBUTES = (('mmengine.dist.utils', '_init_dist_pytorch'), )
 
 
 _APPLIED = False
@@ -498,6 +243,4 @@ def apply_all() -> None:
     allow_mmengine_checkpoints()
     fix_cpu_distributed_launch()
     fix_torchvision_without_ops()
-    make_checkpoint_saving_atomic()
-    make_local_checkpoint_loading_safe()
     _APPLIED = True

@@ -65,6 +65,74 @@ def test_cpu_launcher_is_patched():
     assert getattr(utils._init_dist_pytorch, '_simvtp_cpu_safe', False)
 
 
+def test_cpu_launcher_leaves_accelerators_to_mmengine(monkeypatch):
+    """On an NPU (MLU, MUSA, CUDA) host mmengine's own set-up (hccl, ...)
+    runs; gloo is used only when the device is the CPU."""
+    import mmengine.device
+    import torch.distributed
+    from mmengine.dist import utils
+    patched = utils._init_dist_pytorch
+    original = patched.__closure__[
+        patched.__code__.co_freevars.index('original')].cell_contents
+    calls = []
+    monkeypatch.setattr(utils, '_init_dist_pytorch', patched)
+    monkeypatch.setattr(
+        patched.__closure__[patched.__code__.co_freevars.index(
+            'original')], 'cell_contents',
+        lambda backend, **kw: calls.append(('mmengine', backend)))
+    monkeypatch.setattr(torch.distributed, 'init_process_group',
+                        lambda backend, **kw: calls.append(('gloo', backend)))
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'npu')
+    patched('hccl')
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cpu')
+    patched('nccl')
+    assert calls == [('mmengine', 'hccl'), ('gloo', 'gloo')]
+    assert original is not patched
+
+
+def test_import_patches_exactly_the_listed_attributes():
+    """``import simvtp`` in a process that already uses mmengine changes no
+    module attribute of mmengine (or of its classes) except the ones
+    compat.PATCHED_ATTRIBUTES lists."""
+    proc = run_python("""
+        import importlib, pkgutil, sys
+        import mmengine
+        skip = ('mmengine.testing', 'mmengine._strategy.colossalai',
+                'mmengine._strategy.deepspeed')
+        for info in pkgutil.walk_packages(mmengine.__path__, 'mmengine.'):
+            if not info.name.startswith(skip):
+                try:
+                    importlib.import_module(info.name)
+                except Exception:
+                    pass
+
+        def snapshot():
+            seen = {}
+            for name, mod in list(sys.modules.items()):
+                if not name.startswith('mmengine') or mod is None:
+                    continue
+                for attr, value in list(vars(mod).items()):
+                    seen[(name, attr)] = id(value)
+                    if isinstance(value, type) and \
+                            value.__module__.startswith('mmengine'):
+                        for key, member in list(vars(value).items()):
+                            seen[(name, f'{attr}.{key}')] = id(member)
+            return seen
+
+        before = snapshot()
+        import simvtp
+        from simvtp import compat
+        after = snapshot()
+        changed = sorted(k for k in before if after.get(k) != before[k])
+        print('CHANGED', changed)
+        print('LISTED', sorted(compat.PATCHED_ATTRIBUTES))
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = dict(line.split(' ', 1) for line in proc.stdout.splitlines()
+                 if line.startswith(('CHANGED', 'LISTED')))
+    assert lines['CHANGED'] == lines['LISTED'], proc.stdout
+
+
 RUNNER_SCRIPT = """
 import sys, torch, torch.nn as nn
 {prelude}
@@ -133,14 +201,34 @@ def test_checkpoint_with_other_globals_is_refused(tmp_path):
         torch.load(path, weights_only=True)
 
 
-def test_history_buffer_round_trip_keeps_statistics(tmp_path):
+def test_stock_history_buffer_round_trip_keeps_statistics(tmp_path):
+    """mmengine pickles HistoryBuffer's statistics methods as
+    ``getattr(HistoryBuffer, name)``; the allowlist resolves exactly those,
+    so its checkpoints load weights-only without allowing getattr."""
     from mmengine.logging import HistoryBuffer
     buf = HistoryBuffer()
     for v in (1.0, 2.0, 6.0):
         buf.update(v)
     path = tmp_path / 'hb.pth'
     torch.save({'b': buf}, path)
+    assert b'getattr' in path.read_bytes()  # the stock format, unchanged
     loaded = torch.load(path, weights_only=True)['b']
     assert loaded.statistics('mean') == pytest.approx(3.0)
     assert loaded.statistics('max') == 6.0
-    assert 'statistics_methods' not in buf.__dict__
+
+
+def test_getattr_stand_in_refuses_anything_else(tmp_path):
+    """A file that uses getattr for anything but HistoryBuffer's statistics
+    is refused (the real getattr would reach e.g. os.system)."""
+    import pickle
+
+    from mmengine.logging import HistoryBuffer
+
+    class Sneaky:
+        def __reduce__(self):
+            return getattr, (HistoryBuffer, '__init__')
+
+    path = tmp_path / 'sneaky.pth'
+    torch.save({'x': Sneaky()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='not allowed'):
+        torch.load(path, weights_only=True)

@@ -10,6 +10,7 @@ import simvtp  # noqa: E402,F401
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from simvtp.utils.safe_load import use_safe_checkpoint_loading  # noqa: E402
 from simvtp.utils.setup import (add_default_hooks, load_config,  # noqa: E402
                                 prepare_runtime)
 
@@ -33,6 +34,9 @@ def parse_args():
 
 
 def main():
+    # every checkpoint this tool reads (load_from, --resume, CHECKPOINT) is
+    # loaded weights-only with an explicit allowlist
+    use_safe_checkpoint_loading()
     args = parse_args()
     cfg = load_config(args.config, args.launcher, args.cfg_options,
                       args.work_dir)

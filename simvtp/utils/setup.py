@@ -2,7 +2,6 @@
 import os
 import time
 
-import torch
 from mmengine.config import Config
 
 
@@ -28,15 +27,17 @@ def load_config(path: str, launcher: str = 'none', cfg_options=None,
 def prepare_runtime(cfg: Config) -> Config:
     """Adapt ``cfg`` to the machine and make sure its data exists.
 
-    * Without CUDA, a distributed launch uses the gloo backend and DDP
-      without ``device_ids`` (a CPU module cannot take them).
+    * On the CPU, a distributed launch uses the gloo backend and DDP
+      without ``device_ids`` (a CPU module cannot take them); accelerators
+      (CUDA, NPU, MLU, MUSA) keep the config's backend.
     * A config with ``synthetic_data=dict(root=..., ...)`` gets its embedded
       dataset generated when absent (rank 0 generates, the others wait).
     * The config is validated (:func:`simvtp.utils.config_check.
       validate_config`) before the Runner builds anything; a bad value
       raises a ``ConfigError`` naming its key.
     """
-    if not torch.cuda.is_available() and cfg.get('launcher', 'none') != 'none':
+    from simvtp.compat import device_is_cpu
+    if device_is_cpu() and cfg.get('launcher', 'none') != 'none':
         env_cfg = cfg.setdefault('env_cfg', {})
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         wrapper = cfg.get('model_wrapper_cfg') or dict(

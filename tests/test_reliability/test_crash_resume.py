@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import simvtp  # noqa: F401
-from simvtp import compat
+from simvtp.utils import atomic_io
 from tests.test_reliability.helpers import (finish, make_dataset, tool,
                                             tool_process, write_config)
 
@@ -87,11 +87,11 @@ def test_kill_during_save_keeps_previous_checkpoint_and_pointer(runs):
     assert 'iter_6.pth' not in r1['files']
     assert r1['pointer'].endswith('iter_3.pth')  # never a partial pointer
     assert r1['iter3']['meta']['iter'] == 3  # readable, complete
-    stale = [f for f in r1['files'] if f.endswith(compat.TMP_SUFFIX)]
+    stale = [f for f in r1['files'] if f.endswith(atomic_io.TMP_SUFFIX)]
     assert len(stale) == 1 and stale[0].startswith('.iter_6.pth.')
     # the next save removed the dead process's temporary
     assert not [f for f in os.listdir(runs['killed'])
-                if f.endswith(compat.TMP_SUFFIX)]
+                if f.endswith(atomic_io.TMP_SUFFIX)]
 
 
 def test_resumed_run_equals_straight_run_exactly(runs):
@@ -120,29 +120,38 @@ def test_atomic_write_survives_kill_mid_write(tmp_path):
             f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
         try:
-            compat.atomic_write(str(target), write)
+            atomic_io.atomic_write(str(target), write)
         finally:
             os._exit(3)  # not reached
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status)
     assert torch.equal(load(target)['w'], torch.ones(3))  # old file intact
     leftovers = [f for f in os.listdir(tmp_path)
-                 if f.endswith(compat.TMP_SUFFIX)]
+                 if f.endswith(atomic_io.TMP_SUFFIX)]
     assert len(leftovers) == 1 and f'.pid{pid}.' in leftovers[0]
-    compat.atomic_write_text(str(tmp_path / 'last_checkpoint'), 'x')
+    atomic_io.atomic_write_text(str(tmp_path / 'last_checkpoint'), 'x')
     assert not [f for f in os.listdir(tmp_path)
-                if f.endswith(compat.TMP_SUFFIX)]
+                if f.endswith(atomic_io.TMP_SUFFIX)]
     mode = os.stat(tmp_path / 'last_checkpoint').st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)
     assert mode == 0o666 & ~umask  # not mkstemp's 0600
 
 
-def test_mmengine_save_paths_are_patched():
-    import mmengine.runner as runner_pkg
+def test_atomic_saving_is_a_hook_not_a_patch():
+    """The configs choose AtomicCheckpointHook; mmengine itself is as
+    shipped (another project's CheckpointHook is not changed by simvtp)."""
+    import os.path as osp
+    from mmengine.config import Config
     from mmengine.hooks import CheckpointHook
-    from mmengine.runner import checkpoint, runner
-    for module in (runner_pkg, checkpoint, runner):
-        assert getattr(module.save_checkpoint, '_simvtp_atomic', False)
-    assert getattr(CheckpointHook._save_checkpoint_with_step,
-                   '_simvtp_atomic', False)
+    from mmengine.runner import checkpoint
+    from simvtp.engine.hooks import AtomicCheckpointHook
+    from tests.test_reliability.helpers import REPO
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_',
+                                   'default_runtime.py'))
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert issubclass(AtomicCheckpointHook, CheckpointHook)
+    assert checkpoint.save_checkpoint.__module__ == \
+        'mmengine.runner.checkpoint'
+    assert CheckpointHook._save_checkpoint_with_step.__module__ == \
+        'mmengine.hooks.checkpoint_hook'

@@ -105,7 +105,8 @@ def run_converter(parser: argparse.ArgumentParser, convert: ConvertFn,
                   simvtp_output: bool = True,
                   tool: Optional[str] = None) -> int:
     """Parse ``argv``, convert, report, check, save. Returns the exit code."""
-    from simvtp.utils.safe_load import UnsafeCheckpointError
+    from simvtp.utils.safe_load import (CorruptCheckpointError,
+                                        UnsafeCheckpointError)
     args = parser.parse_args(argv)
     tool = tool or parser.prog
     try:
@@ -116,8 +117,8 @@ def run_converter(parser: argparse.ArgumentParser, convert: ConvertFn,
             compare_with_model(state_dict,
                                model_state_from_config(args.config), report,
                                what=f'the model of {args.config}')
-    except (UnsafeCheckpointError, ConversionError, FileNotFoundError,
-            ValueError) as e:
+    except (UnsafeCheckpointError, CorruptCheckpointError, ConversionError,
+            FileNotFoundError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(report.summary(verbose=args.verbose))

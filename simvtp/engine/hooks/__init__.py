@@ -7,3 +7,5 @@ from .reconstruction_vis_hook import ReconstructionVisHook  # noqa: F401,E402
 __all__ += ['DataHealthHook', 'RNGStateHook']
 from .lazy_runtime_info_hook import LazyRuntimeInfoHook  # noqa: F401,E402
 __all__ += ['LazyRuntimeInfoHook']
+from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401,E402
+__all__ += ['AtomicCheckpointHook']
