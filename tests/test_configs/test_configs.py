@@ -44,7 +44,18 @@ def test_vitb_config_is_the_paper_recipe():
     assert step_of(pipe, 'TubeMasking').mask_ratio == 0.9
     text = step_of(pipe, 'TextMasking')
     assert (text.mask_ratio, text.strategy) == (0.75, 'bert')
-    assert step_of(pipe, 'TokenizeText').tokenizer == 'bert-base-uncased'
+    # where the paper is silent, the reference's choices
+    assert text.count == 'bernoulli'  # each word with p = 0.75
+    tokenize = step_of(pipe, 'TokenizeText')
+    assert tokenize.tokenizer == 'bert-base-uncased'
+    assert tokenize.max_length == 512  # no caption cut
+    assert 'Flip' not in [s['type'] for s in pipe]
+    crop = step_of(pipe, 'MultiScaleCrop')
+    assert (tuple(crop.scales), crop.max_wh_scale_gap, crop.random_crop,
+            crop.num_fixed_crops) == ((1, .875, .75, .66), 1, False, 13)
+    vtc = cfg.model.vtc_head
+    assert vtc.symmetric_sum is True  # t2v + v2t, not their mean
+    assert (vtc.temperature, vtc.learnable_temperature) == (0.05, False)
     assert cfg.train_dataloader.dataset.type == 'WebVidDataset'
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, tuple(opt.betas), opt.weight_decay, opt.lr) == \

@@ -9,22 +9,32 @@ frame_interval = 4
 img_size = 224
 video_mask_ratio = 0.9
 text_mask_ratio = 0.75
-text_max_len = 32
+# the reference tokenises with max_length=512 (BERT's position table) and
+# pads to the batch's longest caption: no WebVid caption is cut
+text_max_len = 512
 
 train_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=num_frames,
          frame_interval=frame_interval, num_clips=1),
     dict(type='DecordDecode'),
+    # the reference's GroupMultiScaleCrop: scales (1, .875, .75, .66), max
+    # distortion 1, 13 fixed crop positions (more_fix_crop)
     dict(type='MultiScaleCrop', input_size=img_size,
-         scales=(1, .875, .75, .66), random_crop=False, max_wh_scale_gap=1),
+         scales=(1, .875, .75, .66), random_crop=False, max_wh_scale_gap=1,
+         num_fixed_crops=13),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
-    dict(type='Flip', flip_ratio=0.5),
+    # no horizontal flip (the reference has none): it would turn captions
+    # that say "left" / "right" into wrong ones
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='TubeMasking', mask_ratio=video_mask_ratio, tubelet_size=2,
          patch_size=16),
     dict(type='TokenizeText', tokenizer=tokenizer, max_length=text_max_len),
-    dict(type='TextMasking', mask_ratio=text_mask_ratio, strategy='bert'),
+    # each word independently with p=0.75, as the reference (count='exact'
+    # would fix the count per caption); 'bert' = the paper's 80/10/10
+    # replacement (the reference puts [MASK] everywhere: strategy='mae')
+    dict(type='TextMasking', mask_ratio=text_mask_ratio, strategy='bert',
+         count='bernoulli'),
     dict(type='PackVideoTextInputs'),
 ]
 

@@ -24,8 +24,10 @@ model = dict(
     pixel_head=dict(type='PixelReconstructionHead', norm_pix=True,
                     loss_weight=1.0),
     mlm_head=dict(type='MLMHead', loss_weight=1.0),
+    # the reference sums the text-to-video and video-to-text InfoNCE terms
     vtc_head=dict(type='VTCHead', temperature=0.05,
-                  learnable_temperature=False, loss_weight=1.0),
+                  learnable_temperature=False, symmetric_sum=True,
+                  loss_weight=1.0),
     vtm_head=dict(type='VTMHead', negative='random', loss_weight=1.0),
     objectives=('msm', 'vtc', 'vtm'),
     pooling='mean',

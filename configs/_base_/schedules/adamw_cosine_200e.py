@@ -6,6 +6,8 @@ base_lr = 1.5e-4
 min_lr = 1e-5
 
 optim_wrapper = dict(
+    # bf16 autocast (the reference trains in FP32): losses agree within 1e-3
+    # (benchmark_train.py's check) at about twice the speed
     type='AmpOptimWrapper',
     dtype='bfloat16',
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.95),
