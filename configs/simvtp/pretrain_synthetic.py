@@ -71,24 +71,29 @@ train_dataloader = dict(
     drop_last=True,
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='WebVidDataset',
-        ann_file=data_root + '/annotations/train.csv',
-        data_prefix=dict(video=data_root + '/videos'),
-        pipeline=train_pipeline))
+        type='BrokenSampleGuard',  # replaces unreadable samples
+        dataset=dict(
+            type='WebVidDataset',
+            ann_file=data_root + '/annotations/train.csv',
+            data_prefix=dict(video=data_root + '/videos'),
+            pipeline=train_pipeline)))
 test_dataloader = dict(
     batch_size=32,
     num_workers=2,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='MSRVTTDataset',
-        ann_file=data_root + '/annotations/test.json',
-        data_prefix=dict(video=data_root + '/videos'),
-        pipeline=test_pipeline,
-        # one item per video with all its captions: each video is decoded
-        # once (MSR-VTT's full split has 20 captions a video)
-        per_video=True,
-        test_mode=True))
+        # an unreadable test video is evaluated on a placeholder and listed
+        type='BrokenSampleGuard',
+        dataset=dict(
+            type='MSRVTTDataset',
+            ann_file=data_root + '/annotations/test.json',
+            data_prefix=dict(video=data_root + '/videos'),
+            pipeline=test_pipeline,
+            # one item per video with all its captions: each video is
+            # decoded once (MSR-VTT's full split has 20 captions a video)
+            per_video=True,
+            test_mode=True)))
 # groups items by video_id: correct also when a video has several captions
 # (MSR-VTT's full test split); equals mmaction2's RetrievalMetric otherwise
 test_evaluator = dict(type='VideoTextRetrievalMetric',

@@ -1,8 +1,11 @@
 from . import transforms  # noqa: F401
+from .broken_sample_guard import BrokenSampleGuard, is_data_error
 from .msrvtt import MSRVTTDataset
+from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
 from .video_text import AnnotationError, VideoTextPairDataset
 from .webvid import WebVidDataset
 
-__all__ = ['AnnotationError', 'MSRVTTDataset', 'VideoTextPairDataset',
-           'WebVidDataset', 'load_tokenizer']
+__all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
+           'MSRVTTDataset', 'VideoTextPairDataset', 'WebVidDataset',
+           'is_data_error', 'load_tokenizer']

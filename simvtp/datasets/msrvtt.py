@@ -23,7 +23,7 @@ from typing import Iterable, Optional, Tuple
 
 from ..registry import DATASETS
 from .video_text import (AnnotationError, VideoTextPairDataset, captions_of,
-                         check_caption)
+                         check_caption, check_video)
 from .webvid import read_video_caption_json
 
 
@@ -89,9 +89,11 @@ class MSRVTTDataset(VideoTextPairDataset):
                 raise AnnotationError(
                     f'{self.ann_file}: {where}: expected an object with '
                     f'"video" and "caption", got {item!r}')
+            video = check_video(item['video'], self.ann_file,
+                                f'{where} "video"')
             for caption in captions_of(item['caption'], self.ann_file,
                                        f'{where} "caption"'):
-                yield item['video'], caption
+                yield video, caption
 
     def _read_original(self, content) -> Iterable[Tuple[str, str]]:
         wanted = None
@@ -109,15 +111,18 @@ class MSRVTTDataset(VideoTextPairDataset):
                         f'{self.ann_file}: videos[{i}]: expected "video_id" '
                         f'and "split", got {v!r}')
                 if v['split'] == self.split:
-                    wanted.add(v['video_id'])
+                    wanted.add(check_video(v['video_id'], self.ann_file,
+                                           f'videos[{i}] "video_id"'))
         for i, s in enumerate(content['sentences']):
             if not isinstance(s, dict) or 'video_id' not in s \
                     or 'caption' not in s:
                 raise AnnotationError(
                     f'{self.ann_file}: sentences[{i}]: expected "video_id" '
                     f'and "caption", got {s!r}')
-            if wanted is None or s['video_id'] in wanted:
-                yield (s['video_id'] + self.video_ext,
+            video_id = check_video(s['video_id'], self.ann_file,
+                                   f'sentences[{i}] "video_id"')
+            if wanted is None or video_id in wanted:
+                yield (video_id + self.video_ext,
                        check_caption(s['caption'], self.ann_file,
                                      f'sentences[{i}]'))
 

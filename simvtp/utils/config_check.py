@@ -35,6 +35,7 @@ def _pipelines(cfg) -> Iterator[Tuple[str, list]]:
             return
         if isinstance(dataset.get('pipeline'), (list, tuple)):
             yield f'{key}.pipeline', list(dataset['pipeline'])
+            return
         if isinstance(dataset.get('dataset'), dict):  # Repeat/ClassBalanced
             yield from walk(f'{key}.dataset', dataset['dataset'])
         for i, sub in enumerate(dataset.get('datasets') or []):  # Concat
@@ -44,6 +45,20 @@ def _pipelines(cfg) -> Iterator[Tuple[str, list]]:
         loader_cfg = cfg.get(loader)
         if isinstance(loader_cfg, dict):
             yield from walk(f'{loader}.dataset', loader_cfg.get('dataset'))
+
+
+def pipeline_of(cfg, loader: str = 'train_dataloader') -> Tuple[str, list]:
+    """``(dotted key, pipeline list)`` of ``loader``'s dataset, looking
+    through wrappers (``BrokenSampleGuard``, ``RepeatDataset``, ...); the
+    list is the config's own (edit it in place to change the config)."""
+    for key, _ in _pipelines(cfg):
+        if key.startswith(f'{loader}.'):
+            dataset = cfg
+            for part in key.split('.')[:-1]:
+                dataset = dataset[int(part)] if part.isdigit() \
+                    else dataset[part]
+            return key, dataset['pipeline']
+    raise KeyError(f'{loader} has no dataset with a pipeline')
 
 
 def _backbone(cfg) -> Optional[dict]:
@@ -124,6 +139,12 @@ def validate_config(cfg, check_tokenizer: bool = True) -> List[str]:
             errors.append(f'model.objectives={tuple(objectives)!r}: unknown '
                           f'or empty {unknown}; choose a non-empty subset of '
                           f'{OBJECTIVES}')
+        vtm_head = model.get('vtm_head') or {}
+        if 'vtm' in objectives and 'vtc' not in objectives and \
+                vtm_head.get('negative') == 'hard':
+            errors.append("model.vtm_head.negative='hard' needs the VTC "
+                          "similarities: add 'vtc' to model.objectives="
+                          f"{tuple(objectives)!r} or use negative='random'")
 
     def geometry(key):
         return backbone.get(key) if backbone else None

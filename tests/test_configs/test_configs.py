@@ -38,7 +38,8 @@ def test_vitb_config_is_the_paper_recipe():
     assert cfg.model.video_decoder.depth == 4
     assert cfg.model.text_decoder.depth == 0
     assert set(cfg.model.objectives) == {'msm', 'vtc', 'vtm'}
-    pipe = cfg.train_dataloader.dataset.pipeline
+    assert cfg.train_dataloader.dataset.type == 'BrokenSampleGuard'
+    pipe = cfg.train_dataloader.dataset.dataset.pipeline
     frames = step_of(pipe, 'SampleFrames')
     assert (frames.clip_len, frames.frame_interval) == (16, 4)
     assert step_of(pipe, 'TubeMasking').mask_ratio == 0.9
@@ -56,7 +57,7 @@ def test_vitb_config_is_the_paper_recipe():
     vtc = cfg.model.vtc_head
     assert vtc.symmetric_sum is True  # t2v + v2t, not their mean
     assert (vtc.temperature, vtc.learnable_temperature) == (0.05, False)
-    assert cfg.train_dataloader.dataset.type == 'WebVidDataset'
+    assert cfg.train_dataloader.dataset.dataset.type == 'WebVidDataset'
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, tuple(opt.betas), opt.weight_decay, opt.lr) == \
         ('AdamW', (0.9, 0.95), 0.05, 1.5e-4)
@@ -111,14 +112,14 @@ model = dict(backbone=dict(arch=dict(embed_dims=32, num_layers=1,
              video_decoder=dict(embed_dims=16, num_heads=1))
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{data}/annotations/train.csv',
-                 data_prefix=dict(video='{data}/videos'),
-                 pipeline={train_pipe!r}))
+    dataset=dict(dataset=dict(ann_file='{data}/annotations/train.csv',
+                              data_prefix=dict(video='{data}/videos'),
+                              pipeline={train_pipe!r})))
 test_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{data}/annotations/test.json',
-                 data_prefix=dict(video='{data}/videos'),
-                 pipeline={test_pipe!r}))
+    dataset=dict(dataset=dict(ann_file='{data}/annotations/test.json',
+                              data_prefix=dict(video='{data}/videos'),
+                              pipeline={test_pipe!r})))
 train_cfg = dict(max_epochs=1)
 """)
     proc = subprocess.run(

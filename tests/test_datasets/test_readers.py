@@ -90,6 +90,26 @@ def test_msrvtt_list_item_error_names_item(tmp_path):
         MSRVTTDataset(str(ann))
 
 
+@pytest.mark.parametrize('content, where', [
+    ([{'video': 7010, 'caption': 'x'}], r'item 0 "video"'),
+    ([{'video': None, 'caption': 'x'}], r'item 0 "video"'),
+    ({'videos': [{'video_id': 'video0', 'split': 'test'}],
+      'sentences': [{'video_id': 7010, 'caption': 'c'}]},
+     r'sentences\[0\] "video_id"'),
+    ({'videos': [{'video_id': ['v'], 'split': 'test'}],
+      'sentences': [{'video_id': 'v', 'caption': 'c'}]},
+     r'videos\[0\] "video_id"'),
+])
+def test_non_string_video_names_file_and_row(tmp_path, content, where):
+    """Not a bare AttributeError / TypeError deep in the reader."""
+    ann = tmp_path / 'm.json'
+    ann.write_text(json.dumps(content))
+    with pytest.raises(AnnotationError,
+                       match=rf'm\.json: {where}: the video must be a '
+                             r'non-empty string'):
+        MSRVTTDataset(str(ann), split='test')
+
+
 def test_msrvtt_authors_split_json(tmp_path):
     ann = tmp_path / 'msrvtt_1kA_test.json'
     ann.write_text(json.dumps({'/d/video9770.mp4': 'a person is singing'}))

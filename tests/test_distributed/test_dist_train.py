@@ -52,8 +52,9 @@ pipeline = [
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(ann_file='{ann}', data_prefix=dict(video='{videos}'),
-                 pipeline=pipeline))
+    dataset=dict(dataset=dict(ann_file='{ann}',
+                              data_prefix=dict(video='{videos}'),
+                              pipeline=pipeline)))
 test_dataloader = None
 test_evaluator = None
 test_cfg = None

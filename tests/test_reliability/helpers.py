@@ -41,8 +41,9 @@ pipeline = [
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(ann_file='{ann}', data_prefix=dict(video='{videos}'),
-                 pipeline=pipeline))
+    dataset=dict(dataset=dict(ann_file='{ann}',
+                              data_prefix=dict(video='{videos}'),
+                              pipeline=pipeline)))
 test_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
@@ -55,8 +56,9 @@ test_pipeline = [
 ]
 test_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{test_ann}', data_prefix=dict(video='{videos}'),
-                 pipeline=test_pipeline))
+    dataset=dict(dataset=dict(ann_file='{test_ann}',
+                              data_prefix=dict(video='{videos}'),
+                              pipeline=test_pipeline)))
 test_after_train = False
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={iters})
 param_scheduler = []

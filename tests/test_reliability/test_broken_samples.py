@@ -15,9 +15,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import simvtp  # noqa: F401
-from simvtp.datasets import MSRVTTDataset, WebVidDataset
-from simvtp.datasets import video_text
-from simvtp.datasets.video_text import BrokenSampleError
+from simvtp.datasets import (BrokenSampleError, BrokenSampleGuard,
+                             MSRVTTDataset, WebVidDataset)
+from simvtp.datasets import broken_sample_guard
 from tests.test_reliability.conftest import VIDEO_KINDS
 from tests.test_reliability.helpers import (REPO, TINY_CONFIG, tiny_cfg,
                                             tool, write_webvid_csv)
@@ -73,8 +73,9 @@ def webvid(rows, broken_videos, tiny_tokenizer_dir, tmp_path_factory):
 
 def make_train_set(ann, videos, tok, **kwargs):
     init_default_scope('simvtp')
-    return WebVidDataset(ann, data_prefix=dict(video=videos),
-                         pipeline=train_pipeline(tok), **kwargs)
+    return BrokenSampleGuard(
+        WebVidDataset(ann, data_prefix=dict(video=videos),
+                      pipeline=train_pipeline(tok)), **kwargs)
 
 
 def test_every_fault_is_replaced_with_path_and_reason(
@@ -127,7 +128,7 @@ def test_overlong_caption_is_truncated_and_non_latin_is_a_warning(
 def test_replacement_is_deterministic_and_logged_once_per_path(
         webvid, rows, broken_videos, tiny_tokenizer_dir, monkeypatch):
     logged = []
-    monkeypatch.setattr(video_text, 'print_log',
+    monkeypatch.setattr(broken_sample_guard, 'print_log',
                         lambda msg, **kw: logged.append(msg))
     i = [r[0] for r in rows].index('missing.mp4')
     ds1 = make_train_set(webvid, broken_videos, tiny_tokenizer_dir)
@@ -157,10 +158,11 @@ def test_test_mode_keeps_size_and_order_and_flags_broken(
     ann = tmp_path / 'test.json'
     ann.write_text(json.dumps([dict(video=v, caption=c) for v, c, _ in rows]))
     init_default_scope('simvtp')
-    ds = MSRVTTDataset(str(ann), data_prefix=dict(video=broken_videos),
-                       pipeline=eval_pipeline(tiny_tokenizer_dir),
-                       test_mode=True)
+    ds = BrokenSampleGuard(MSRVTTDataset(
+        str(ann), data_prefix=dict(video=broken_videos),
+        pipeline=eval_pipeline(tiny_tokenizer_dir), test_mode=True))
     assert len(ds) == len(rows)
+    good0 = ds[[r[0] for r in rows].index('good0.mp4')]['inputs']['video']
     placeholders = []
     for i, (video, caption, reason) in enumerate(rows):
         data = ds[i]
@@ -169,6 +171,13 @@ def test_test_mode_keeps_size_and_order_and_flags_broken(
         assert data['inputs']['video'].shape == (3, 4, 32, 32)
         if reason is None:
             assert not meta.get('broken')
+        elif 'caption' in reason:
+            # a bad caption on a good video: evaluated on its real frames,
+            # flagged as a data warning, not as an unreadable sample
+            assert not meta.get('broken')
+            assert torch.equal(data['inputs']['video'], good0)
+            (path, why), = meta['data_warnings']
+            assert path.endswith('good0.mp4') and why.startswith(reason)
         else:
             assert meta['broken'] is True
             assert meta['broken_reason'].startswith(reason)
@@ -176,8 +185,41 @@ def test_test_mode_keeps_size_and_order_and_flags_broken(
             placeholders.append(data['inputs']['video'])
             assert torch.equal(ds[i]['inputs']['video'], placeholders[-1])
     # distinct placeholders: no feature ties for the retrieval metric
-    assert len(placeholders) == 7
+    assert len(placeholders) == 5
     assert not any(torch.equal(placeholders[0], p) for p in placeholders[1:])
+
+
+class ConfigBug:
+    """A transform that fails the way a misconfigured one does."""
+
+    def __call__(self, results):
+        return results['no_such_key']
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_programming_errors_are_raised_not_replaced(
+        rows, broken_videos, tiny_tokenizer_dir, tmp_path, test_mode):
+    ann = tmp_path / 'a.json'
+    ann.write_text(json.dumps([dict(video='good0.mp4', caption=CAPTION),
+                               dict(video='good1.mp4', caption=CAPTION)]))
+    init_default_scope('simvtp')
+    pipeline = eval_pipeline(tiny_tokenizer_dir)
+    pipeline.insert(3, ConfigBug())
+    ds = BrokenSampleGuard(MSRVTTDataset(
+        str(ann), data_prefix=dict(video=broken_videos), pipeline=pipeline,
+        test_mode=test_mode))
+    with pytest.raises(KeyError, match='no_such_key'):
+        ds[0]
+
+
+def test_dataset_settings_moved_to_the_guard_are_named(tmp_path):
+    with pytest.raises(TypeError, match=r"max_read_attempts moved to the "
+                       r"BrokenSampleGuard wrapper"):
+        WebVidDataset(str(tmp_path / 'a.csv'), max_read_attempts=3)
+    with pytest.raises(TypeError, match=r'BrokenSampleGuard got ann_file.*'
+                       r'dataset\.dataset\.ann_file'):
+        BrokenSampleGuard(dict(type='WebVidDataset', ann_file='x'),
+                          ann_file='y')
 
 
 def test_training_survives_broken_samples_and_counts_them(

@@ -1,11 +1,13 @@
 """validate_config: each bad value is caught at build time, naming its key."""
 import copy
+import re
 
 import pytest
 from mmengine.config import Config
 
 import simvtp  # noqa: F401
-from simvtp.utils.config_check import ConfigError, validate_config
+from simvtp.utils.config_check import (ConfigError, pipeline_of,
+                                       validate_config)
 from simvtp.utils.setup import prepare_runtime
 from tests.test_reliability.helpers import REPO
 
@@ -16,23 +18,24 @@ def cfg(tiny_tokenizer_dir):
     """The synthetic config, tokenizer pointed at a local tiny vocabulary."""
     cfg = Config.fromfile(f'{REPO}/configs/simvtp/pretrain_synthetic.py')
     for loader in ('train_dataloader', 'test_dataloader'):
-        for step in cfg[loader].dataset.pipeline:
+        for step in pipeline_of(cfg, loader)[1]:
             if step['type'] == 'TokenizeText':
                 step['tokenizer'] = tiny_tokenizer_dir
     return cfg
 
 
 def step(cfg, loader, name):
-    pipeline = cfg[loader].dataset.pipeline
+    pipeline = pipeline_of(cfg, loader)[1]
     return next(s for s in pipeline if s['type'] == name)
 
 
 def key(cfg, loader, name):
-    """Dotted key of the step, e.g. train_dataloader.dataset.pipeline.6
-    (indices computed: the shipped pipelines may change)."""
-    pipeline = cfg[loader].dataset.pipeline
+    """Dotted key of the step, e.g.
+    train_dataloader.dataset.dataset.pipeline.6 (indices computed: the
+    shipped pipelines may change)."""
+    where, pipeline = pipeline_of(cfg, loader)
     i = next(i for i, s in enumerate(pipeline) if s['type'] == name)
-    return rf'{loader}\.dataset\.pipeline\.{i}'
+    return re.escape(f'{where}.{i}')
 
 
 def test_shipped_configs_pass(cfg):
@@ -79,15 +82,15 @@ def test_frame_size_not_divisible_by_patch(cfg):
 
 
 def test_final_crop_decides_and_other_sizes_than_img_size_are_fine(cfg):
-    pipeline = cfg.test_dataloader.dataset.pipeline
+    pipeline = pipeline_of(cfg, 'test_dataloader')[1]
     resize = step(cfg, 'test_dataloader', 'Resize')
     resize.update(scale=(-1, 70), keep_ratio=True)  # any size, then a crop
     i = pipeline.index(resize) + 1
     pipeline.insert(i, dict(type='CenterCrop', crop_size=48))  # != 64: fine
     assert validate_config(cfg) == []
     pipeline[i]['crop_size'] = 50
-    with pytest.raises(ConfigError, match=rf'test_dataloader\.dataset\.'
-                       rf'pipeline\.{i}\.crop_size '
+    where = re.escape(pipeline_of(cfg, 'test_dataloader')[0])
+    with pytest.raises(ConfigError, match=rf'{where}\.{i}\.crop_size '
                        r'\(CenterCrop\) makes 50x50'):
         validate_config(cfg)
 
@@ -138,3 +141,15 @@ def test_prepare_runtime_validates_before_the_runner_is_built(cfg):
     step(bad, 'train_dataloader', 'TubeMasking')['mask_ratio'] = 1.0
     with pytest.raises(ConfigError, match='TubeMasking'):
         prepare_runtime(bad)
+
+
+def test_hard_vtm_negatives_without_vtc(cfg):
+    """Hard negatives are drawn from VTC's similarities: caught before the
+    first step (it used to fail there)."""
+    cfg.model.objectives = ('msm', 'vtm')
+    cfg.model.vtm_head = dict(type='VTMHead', negative='hard')
+    with pytest.raises(ConfigError, match=r"model\.vtm_head\.negative='hard'"
+                       r" needs the VTC similarities"):
+        validate_config(cfg)
+    cfg.model.objectives = ('msm', 'vtc', 'vtm')
+    assert validate_config(cfg) == []

@@ -67,8 +67,8 @@ test_pipeline = [
     dict(type='TokenizeText', tokenizer=tokenizer, max_length=16),
     dict(type='PackVideoTextInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
+test_dataloader = dict(dataset=dict(dataset=dict(pipeline=test_pipeline)))
 """
 
 

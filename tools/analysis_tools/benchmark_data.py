@@ -290,7 +290,8 @@ def build_tokenizer(args) -> str:
 def load_config(args, tokenizer: str):
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
-    for t in cfg.train_dataloader.dataset.pipeline:
+    from simvtp.utils.config_check import pipeline_of
+    for t in pipeline_of(cfg)[1]:
         if t['type'] in ('TokenizeText', 'simvtp.TokenizeText'):
             t['tokenizer'] = tokenizer
     return cfg
@@ -299,7 +300,9 @@ def load_config(args, tokenizer: str):
 def sampler_of(cfg):
     """mmaction SampleFrames with the config's clip settings."""
     from mmaction.datasets.transforms import SampleFrames
-    for t in cfg.train_dataloader.dataset.pipeline:
+
+    from simvtp.utils.config_check import pipeline_of
+    for t in pipeline_of(cfg)[1]:
         if t['type'].split('.')[-1] == 'SampleFrames':
             kwargs = {k: v for k, v in t.items() if k != 'type'}
             return SampleFrames(**kwargs)

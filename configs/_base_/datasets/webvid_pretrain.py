@@ -48,8 +48,12 @@ train_dataloader = dict(
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
+    # a broken video is replaced by another sample (logged and counted by
+    # DataHealthHook), never the end of the run
     dataset=dict(
-        type='WebVidDataset',
-        ann_file=ann_file_train,
-        data_prefix=dict(video=data_root),
-        pipeline=train_pipeline))
+        type='BrokenSampleGuard',
+        dataset=dict(
+            type='WebVidDataset',
+            ann_file=ann_file_train,
+            data_prefix=dict(video=data_root),
+            pipeline=train_pipeline)))

@@ -48,6 +48,9 @@ class PackVideoTextInputs(BaseTransform):
         sample = ActionDataSample()
         sample.set_metainfo(
             {k: results[k] for k in self.meta_keys if k in results})
+        if results.get('data_warnings'):  # see DataHealthHook
+            sample.set_metainfo(
+                dict(data_warnings=list(results['data_warnings'])))
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self) -> str:

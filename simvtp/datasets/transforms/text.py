@@ -1,9 +1,11 @@
 """Caption tokenization for the data pipeline."""
+import logging
 import os
 from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from ...registry import TRANSFORMS
 from ..tokenizer import load_tokenizer
@@ -27,21 +29,32 @@ class TokenizeText(BaseTransform):
     masking transform needs: ``mask_token_id``, ``vocab_size``,
     ``special_token_ids``.
 
+    A caption whose word tokens are mostly [UNK] (a script or words the
+    vocabulary does not know) is kept but reported: logged once per video
+    and listed in ``results['data_warnings']`` as ``(filename, reason)``,
+    which :class:`PackVideoTextInputs` puts in the sample's metainfo for
+    :class:`~simvtp.engine.hooks.DataHealthHook`.
+
     Args:
         tokenizer: a local tokenizer folder or a name in the HF cache.
         max_length: captions are truncated to this many tokens (with
             [CLS]/[SEP]); must not exceed the model's text position table.
         text_key: where the caption is.
+        unk_warning_ratio: share of [UNK] among a caption's word tokens from
+            which it is reported (None: never).
     """
 
     def __init__(self, tokenizer: str, max_length: int = 32,
-                 text_key: str = 'text') -> None:
+                 text_key: str = 'text',
+                 unk_warning_ratio: Optional[float] = 0.5) -> None:
         if max_length < 3:
             raise ValueError(f'max_length must be >= 3, got {max_length}')
         self.tokenizer_name = tokenizer
         self.max_length = max_length
         self.text_key = text_key
+        self.unk_warning_ratio = unk_warning_ratio
         self._tokenizer = None
+        self._reported = set()
 
     @property
     def tokenizer(self):
@@ -75,7 +88,28 @@ class TokenizeText(BaseTransform):
         results['mask_token_id'] = tok.mask_token_id
         results['vocab_size'] = len(tok)
         results['special_token_ids'] = list(tok.all_special_ids)
+        if not many:
+            self._check_unknown_words(results)
         return results
+
+    def _check_unknown_words(self, results: dict) -> None:
+        if self.unk_warning_ratio is None or \
+                self.tokenizer.unk_token_id is None:
+            return
+        words = results['input_ids'][results['special_tokens_mask'] == 0]
+        unknown = int((words == self.tokenizer.unk_token_id).sum())
+        if not words.size or not unknown or \
+                unknown < self.unk_warning_ratio * words.size:
+            return
+        path = str(results.get('filename', '?'))
+        reason = (f'{unknown} of {words.size} caption tokens are [UNK] (a '
+                  'script or words the tokenizer does not know)')
+        results['data_warnings'] = list(results.get('data_warnings', [])) \
+            + [(path, reason)]
+        if path not in self._reported:
+            self._reported.add(path)
+            print_log(f'TokenizeText: {path}: {reason}', logger='current',
+                      level=logging.WARNING)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(tokenizer={self.tokenizer_name!r}, '

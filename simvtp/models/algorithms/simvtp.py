@@ -175,6 +175,11 @@ class SimVTP(BaseModel):
             self.vtm_head = MODELS.build(dict(vtm_head, embed_dims=dims)
                                          if 'embed_dims' not in vtm_head
                                          else vtm_head)
+            if self.vtm_head.negative == 'hard' and 'vtc' not in objectives:
+                raise ValueError(
+                    "model.vtm_head.negative='hard' draws negatives from the "
+                    'VTC similarities: add \'vtc\' to model.objectives or '
+                    "use negative='random'")
 
     # ----------------------------------------------------------- building
     def _video_geometry(self, cfg: dict) -> dict:

@@ -261,3 +261,10 @@ def test_vtm_batch_of_one_gives_zero_loss_attached_to_the_graph(reuse):
     assert losses['loss_vtm'].item() == 0.0
     total(losses).backward()
     assert model.vtm_head.fc.weight.grad is not None
+
+
+def test_hard_vtm_negatives_need_vtc():
+    with pytest.raises(ValueError, match=r"negative='hard' draws negatives "
+                       r"from the VTC similarities"):
+        build(objectives=('msm', 'vtm'),
+              vtm_head=dict(type='VTMHead', negative='hard'))
