@@ -26,6 +26,7 @@ its own ledger. ``--reencode`` re-encodes each file on the fly with
 Needs ``pip install aiohttp`` (``av`` too for ``--reencode``).
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -89,6 +90,7 @@ def parse_args(argv=None):
     p.add_argument('--crf', type=int, default=23)
     p.add_argument('--preset', default='veryfast')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--summary-json', help='also write the summary here')
     return p.parse_args(argv)
 
 
@@ -143,6 +145,9 @@ def main(argv=None) -> dict:
     print(summary.report())
     if summary.failed:
         print(f'failures are listed in {ledger}')
+    if args.summary_json:
+        with open(args.summary_json, 'w', encoding='utf-8') as f:
+            json.dump(summary.as_dict(), f, indent=1)
     return summary.as_dict()
 
 
