@@ -294,8 +294,8 @@ def test_runner_trains_iteration_based_from_shards(data, tiny_tokenizer_dir,
         runner.train()
     finally:
         torch.set_num_threads(threads)
-    assert runner.iter == 5  # past the 4-iteration nominal epoch
-    assert len(runner.train_dataloader) == 4  # ceil(14 pairs / batch 4)
+    assert runner.iter == 5  # past the 3-iteration nominal epoch
+    assert len(runner.train_dataloader) == 3  # 14 pairs // 4 (drop_last)
     hook = next(h for h in runner.hooks if isinstance(h, DataHealthHook))
     assert hook.total == dict(samples=20, failures=0, warnings=0)
     lrs = runner.message_hub.get_scalar('train/lr').data[0]
