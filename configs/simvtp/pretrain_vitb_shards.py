@@ -16,8 +16,11 @@ _base_ = [
 # (GPUs x train_dataloader.batch_size): together they fix the run's length
 train_pairs = 2_490_000
 total_batch = 1024
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
+# the resumable loop + StreamResumeHook: a resume skips the trained shards
+# unread instead of decoding every trained batch again
+train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop',
                  max_iters=200 * train_pairs // total_batch)
+custom_hooks = [dict(type='StreamResumeHook')]
 
 model = dict(init_cfg=None)
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=5000))

@@ -35,9 +35,24 @@ stop); ``len()`` is then the nominal epoch length per rank (all pairs /
 world size), used by schedulers and loggers. With ``repeat=False`` one
 iteration is one epoch; ranks may then get different numbers of samples
 (shards are not split), so use it for tools, not for DDP training.
+
+Resuming (:meth:`WebVidShardDataset.resume_at`, called by
+:class:`~simvtp.engine.hooks.StreamResumeHook`): each worker works out how
+many samples it yielded in the trained batches (the DataLoader takes
+batches from its workers in turn), skips whole epochs and shards from the
+manifest's counts without reading them, and the rest of a shard by reading
+but not decoding. Exact without a shuffle buffer; with one, the resumed
+order differs from the uninterrupted run's within one buffer's worth of
+samples. The request reaches workers that already exist (persistent ones)
+through a small file in the temporary folder, read when they start their
+next pass.
 """
+import atexit
+import json
 import logging
 import os
+import tempfile
+import uuid
 import warnings
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
@@ -105,6 +120,9 @@ class WebVidShardDataset(IterableDataset):
         self.num_videos = sum(s['videos'] for s in shards)
         self.num_texts = sum(s['captions'] for s in shards)
         self.per_video = bool(per_video)
+        # items per shard, to skip shards without reading them
+        self._counts = {path: s['videos' if per_video else 'captions']
+                        for path, s in zip(self.shards, shards)}
         self.shuffle_shards = bool(shuffle_shards)
         self.shuffle_buffer = int(shuffle_buffer)
         self.shuffle_initial = int(shuffle_initial)
@@ -115,6 +133,12 @@ class WebVidShardDataset(IterableDataset):
         self.pipeline = Compose(pipeline)
         self._check_pipeline()
         self._epoch = 0
+        # known before dataloader workers fork, so they can read it later
+        self._resume_file = os.path.join(
+            tempfile.gettempdir(),
+            f'simvtp-stream-resume-{os.getpid()}-{uuid.uuid4().hex}.json')
+        self._resume_applied: Optional[str] = None
+        self._role_shift = 0
         self._pending: List[Tuple[str, str]] = []
         self._consecutive = 0
         self._reported = set()
@@ -165,6 +189,32 @@ class WebVidShardDataset(IterableDataset):
         persistent get the dataset anew each epoch, with this value)."""
         self._epoch = int(epoch)
 
+    def resume_at(self, batches: int, batch_size: int) -> None:
+        """The stream's next pass (in every dataloader worker of this rank,
+        persistent or new) starts after ``batches`` batches of
+        ``batch_size`` were drawn from it since the first epoch."""
+        state = dict(token=uuid.uuid4().hex, batches=int(batches),
+                     batch_size=int(batch_size))
+        tmp = f'{self._resume_file}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(state, f)
+        if not os.path.exists(self._resume_file):
+            atexit.register(_remove, self._resume_file)
+        os.replace(tmp, self._resume_file)
+
+    def _take_resume(self) -> Optional[Tuple[int, int]]:
+        """``(batches, batch_size)`` of a :meth:`resume_at` call this copy
+        of the dataset has not applied yet, else None."""
+        try:
+            with open(self._resume_file) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if state['token'] == self._resume_applied:
+            return None
+        self._resume_applied = state['token']
+        return state['batches'], state['batch_size']
+
     # ------------------------------------------------------- iteration
     def __iter__(self) -> Iterator[dict]:
         rank, world = self.dist_info()
@@ -180,14 +230,31 @@ class WebVidShardDataset(IterableDataset):
                       f'{world} rank(s) x {workers} worker(s): some workers '
                       'get no shard and stay idle', logger='current',
                       level=logging.WARNING)
-        consumer, consumers = rank * workers + wid, world * workers
+        # a DataLoader takes batches from its workers in turn, 0, 1, ...;
+        # after k batches the next one was due from worker k % W, but a
+        # new iterator asks worker 0 first: roles rotate by k
+        skip, resume = 0, self._take_resume()
+        if resume is not None:
+            batches, batch_size = resume
+            self._epoch, self._role_shift = 0, batches % workers
+        role = (wid + self._role_shift) % workers
+        if resume is not None:  # the batches this role delivered
+            skip = max(0, (batches - role + workers - 1) // workers) * \
+                batch_size
+        consumer, consumers = rank * workers + role, world * workers
         while True:
             epoch = self._epoch
             self._epoch += 1  # persistent workers: the next call goes on
+            shards = self.epoch_shards(epoch, consumer, consumers)
+            total = sum(self._counts[s] for s in shards)
+            if skip and total and skip >= total and self.repeat:
+                skip -= total  # a whole epoch already trained on
+                continue
             produced = 0
-            for data in self._epoch_stream(epoch, consumer, consumers):
+            for data in self._epoch_stream(shards, epoch, consumer, skip):
                 produced += 1
                 yield data
+            skip = 0
             if not self.repeat or not produced:
                 return
 
@@ -201,9 +268,9 @@ class WebVidShardDataset(IterableDataset):
                 order)
         return [self.shards[i] for i in order[consumer::consumers]]
 
-    def _epoch_stream(self, epoch: int, consumer: int,
-                      consumers: int) -> Iterator[dict]:
-        items = self._items(self.epoch_shards(epoch, consumer, consumers))
+    def _epoch_stream(self, shards: List[str], epoch: int, consumer: int,
+                      skip: int = 0) -> Iterator[dict]:
+        items = self._items(shards, skip)
         if self.shuffle_buffer > 1:
             import random
 
@@ -217,15 +284,22 @@ class WebVidShardDataset(IterableDataset):
             if data is not None:
                 yield data
 
-    def _items(self, shards: List[str]) -> Iterator[Tuple[dict, int]]:
-        """``(video record, caption index or -1 for all)``."""
+    def _items(self, shards: List[str],
+               skip: int = 0) -> Iterator[Tuple[dict, int]]:
+        """``(video record, caption index or -1 for all)``, after the
+        first ``skip`` items (whole shards skipped unread)."""
         for shard in shards:
+            if skip >= self._counts[shard]:
+                skip -= self._counts[shard]
+                continue
             for record in read_shard(shard, self._failed):
                 record['shard'] = shard
-                if self.per_video:
-                    yield record, -1
-                else:
-                    for j in range(len(record['captions'])):
+                captions = [-1] if self.per_video else range(
+                    len(record['captions']))
+                for j in captions:
+                    if skip:
+                        skip -= 1
+                    else:
                         yield record, j
 
     # ------------------------------------------------- one sample
@@ -283,6 +357,13 @@ def _reason(exc: BaseException) -> str:
             ('Error reading', 'ERROR opening')):
         return f'unreadable video ({kind}: {message})'
     return f'{kind}: {message}'
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _mark_replaced(data, failures: List[Tuple[str, str]]) -> None:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
@@ -250,50 +251,78 @@ def test_make_shards_resumes_per_shard(data, tmp_path):
         make_shards.main(args[:4] + ['2', '--workers', '1'])
 
 
-def test_runner_trains_iteration_based_from_shards(data, tiny_tokenizer_dir,
-                                                   tmp_path):
-    """configs/_base_/datasets/webvid_shards.py's dataloader under
-    mmengine's Runner: IterBasedTrainLoop, 2 persistent workers, an
-    epoch-based warm-up converted with the nominal epoch length."""
+def runner_cfg(data, tokenizer, work_dir, loop, max_iters, buffer=4):
+    """The synthetic config's model (tiny) on webvid_shards.py's loader."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'simvtp',
                                        'pretrain_synthetic.py'))
     shards = Config.fromfile(os.path.join(ROOT, 'configs', '_base_',
                                           'datasets', 'webvid_shards.py'))
     loader = shards.train_dataloader
     loader.update(batch_size=4, num_workers=2, pin_memory=False)
-    loader.dataset.update(manifest=data.out, shuffle_buffer=4,
+    loader.dataset.update(manifest=data.out, shuffle_buffer=buffer,
                           shuffle_initial=2)
     steps = {s['type']: s for s in loader.dataset.pipeline}
     steps['SampleFrames'].update(clip_len=4, frame_interval=2)
     steps['MultiScaleCrop'].update(input_size=32)
     steps['Resize'].update(scale=(32, 32))
     steps['TubeMasking'].update(mask_ratio=0.5)
-    steps['TokenizeText'].update(tokenizer=tiny_tokenizer_dir, max_length=8)
+    steps['TokenizeText'].update(tokenizer=tokenizer, max_length=8)
     cfg.merge_from_dict(dict(
         model=dict(backbone=dict(
             arch=dict(embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2),
             img_size=32, patch_size=16, num_frames=4, vocab_size=32),
             video_decoder=dict(embed_dims=16, depth=1, num_heads=1)),
-        default_hooks=dict(logger=dict(interval=1),
-                           checkpoint=dict(by_epoch=False, interval=100)),
+        default_hooks=dict(logger=dict(interval=1), checkpoint=dict(
+            by_epoch=False, interval=3, max_keep_ckpts=-1)),
         log_processor=dict(by_epoch=False)))
     cfg.train_dataloader = loader
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=5)
+    cfg.train_cfg = dict(type=loop, max_iters=max_iters)
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1,
                                 by_epoch=True, begin=0, end=1,
                                 convert_to_iter_based=True)]
-    cfg.custom_hooks = [dict(type='DataHealthHook', min_samples=1)]
+    cfg.custom_hooks = [dict(type='DataHealthHook', min_samples=1),
+                        dict(type='StreamResumeHook')]
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
-    cfg.work_dir = str(tmp_path)
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+class Recorder(Hook):
+    """Records (video, caption) of every trained batch."""
+
+    def __init__(self):
+        self.batches = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.batches.append([(s.metainfo['filename'], s.metainfo['text'])
+                             for s in data_batch['data_samples']])
+
+
+def train(cfg, resume_from=None):
+    from mmengine.runner import Runner
+    cfg.resume, cfg.load_from = resume_from is not None, resume_from
     runner = Runner.from_cfg(cfg)
+    recorder = Recorder()
+    runner.register_hook(recorder, 'LOWEST')
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 2 cores, 2 dataloader workers
     try:
         runner.train()
     finally:
         torch.set_num_threads(threads)
+    return runner, recorder.batches
+
+
+def test_runner_trains_iteration_based_from_shards(data, tiny_tokenizer_dir,
+                                                   tmp_path):
+    """configs/_base_/datasets/webvid_shards.py's dataloader under
+    mmengine's Runner: IterBasedTrainLoop, 2 persistent workers, an
+    epoch-based warm-up converted with the nominal epoch length."""
+    cfg = runner_cfg(data, tiny_tokenizer_dir, tmp_path, 'IterBasedTrainLoop',
+                     max_iters=5)
+    runner, batches = train(cfg)
     assert runner.iter == 5  # past the 3-iteration nominal epoch
     assert len(runner.train_dataloader) == 3  # 14 pairs // 4 (drop_last)
     hook = next(h for h in runner.hooks if isinstance(h, DataHealthHook))
@@ -301,3 +330,22 @@ def test_runner_trains_iteration_based_from_shards(data, tiny_tokenizer_dir,
     lrs = runner.message_hub.get_scalar('train/lr').data[0]
     assert lrs[-1] == pytest.approx(cfg.optim_wrapper.optimizer.lr)
     assert lrs[0] < lrs[-1]  # the warm-up ran over iterations
+    # batches alternate between the 2 workers' streams; every pair of the
+    # first epoch comes before any pair's second reading
+    seen = Counter(p for b in batches for p in b)
+    assert set(seen) <= set(data.pairs) and len(seen) >= 12
+
+
+def test_resume_skips_the_trained_shards(data, tiny_tokenizer_dir,
+                                         tmp_path):
+    """ResumableIterBasedTrainLoop + StreamResumeHook: a run resumed at
+    iteration 3 trains on the batches the straight run trained on next
+    (exact without a shuffle buffer), past an epoch boundary."""
+    loop = 'ResumableIterBasedTrainLoop'
+    _, straight = train(runner_cfg(data, tiny_tokenizer_dir,
+                                   tmp_path / 'a', loop, 6, buffer=0))
+    runner, resumed = train(runner_cfg(data, tiny_tokenizer_dir,
+                                       tmp_path / 'b', loop, 6, buffer=0),
+                            resume_from=str(tmp_path / 'a' / 'iter_3.pth'))
+    assert runner.iter == 6
+    assert resumed == straight[3:]  # 12 of 14 pairs trained: crosses epochs
