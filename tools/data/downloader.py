@@ -421,7 +421,9 @@ class Downloader:
                                         sock_read=opt.read_timeout)
         connector = aiohttp.TCPConnector(limit=opt.connections,
                                          limit_per_host=0, ttl_dns_cache=300)
-        headers = {'User-Agent': opt.user_agent}
+        # identity: a compressed body would not match Content-Length checks
+        headers = {'User-Agent': opt.user_agent,
+                   'Accept-Encoding': 'identity'}
         try:
             async with aiohttp.ClientSession(
                     timeout=timeout, connector=connector, headers=headers,
