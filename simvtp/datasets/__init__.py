@@ -5,7 +5,8 @@ from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
 from .video_text import AnnotationError, VideoTextPairDataset
 from .webvid import WebVidDataset
+from .webvid_shards import WebVidShardDataset
 
 __all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
            'MSRVTTDataset', 'VideoTextPairDataset', 'WebVidDataset',
-           'is_data_error', 'load_tokenizer']
+           'WebVidShardDataset', 'is_data_error', 'load_tokenizer']

@@ -251,15 +251,18 @@ class OursDataset:
                 writer.writerow([f'{i:04d}', 'u', 'PT00H00M20S', '.',
                                  CAPTIONS[i % len(CAPTIONS)]])
         ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-        ds_cfg.update(ann_file=csv_path, data_prefix=dict(video=folder))
+        reader = ds_cfg  # the reader inside a BrokenSampleGuard
+        while 'pipeline' not in reader and 'dataset' in reader:
+            reader = reader['dataset']
+        reader.update(ann_file=csv_path, data_prefix=dict(video=folder))
         from simvtp.datasets.transforms import PackVideoTextInputs
-        for t in ds_cfg.pipeline:  # report the decoded span per clip
+        for t in reader.pipeline:  # report the decoded span per clip
             if t['type'].split('.')[-1] == 'PackVideoTextInputs':
                 keys = t.get('meta_keys',
                              PackVideoTextInputs().meta_keys)
                 t['meta_keys'] = tuple(keys) + ('frame_inds',)
         if keyframe:
-            for t in ds_cfg.pipeline:
+            for t in reader.pipeline:
                 if t['type'] in ('SampleFrames', 'mmaction.SampleFrames'):
                     t['type'] = 'KeyframeSampleFrames'
                     t['max_lead'] = max_lead

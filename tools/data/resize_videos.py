@@ -88,17 +88,24 @@ def main(argv=None) -> int:
     print(f'{args.src}: {len(videos)} videos, {len(videos) - len(tasks)} '
           f'already done, converting {len(tasks)} with {args.workers} '
           f'worker(s)')
+    return 1 if convert_all(tasks, args.workers, args.dst) else 0
+
+
+def convert_all(tasks: List[Tuple[str, str, dict]], workers: int,
+                dst: str) -> List[Tuple[str, str]]:
+    """Re-encode ``(src, dst, options)`` tasks in a pool; lists failures in
+    ``dst/resize_failures.txt`` (removed when none) and returns them."""
     failures = []
     start = time.perf_counter()
-    if args.workers > 1 and len(tasks) > 1:
-        with multiprocessing.get_context('spawn').Pool(args.workers) as pool:
+    if workers > 1 and len(tasks) > 1:
+        with multiprocessing.get_context('spawn').Pool(workers) as pool:
             results = pool.imap_unordered(_convert, tasks, chunksize=4)
             failures = [(s, e) for s, e in results if e]
     else:
         failures = [(s, e) for s, e in map(_convert, tasks) if e]
     elapsed = time.perf_counter() - start
-    os.makedirs(args.dst, exist_ok=True)
-    report = osp.join(args.dst, 'resize_failures.txt')
+    os.makedirs(dst, exist_ok=True)
+    report = osp.join(dst, 'resize_failures.txt')
     if failures:
         with open(report, 'w', encoding='utf-8') as f:
             for src, error in sorted(failures):
@@ -108,7 +115,7 @@ def main(argv=None) -> int:
     elif osp.exists(report):
         os.remove(report)
     print(f'converted {len(tasks) - len(failures)} in {elapsed:.1f} s')
-    return 1 if failures else 0
+    return failures
 
 
 if __name__ == '__main__':

@@ -2,4 +2,5 @@
 from .formatting import PackVideoTextInputs  # noqa: F401
 from .text import TokenizeText  # noqa: F401
 from .masking import TextMasking, TubeMasking  # noqa: F401
+from .loading import DecordInitBytes  # noqa: F401
 from .sampling import KeyframeSampleFrames  # noqa: F401

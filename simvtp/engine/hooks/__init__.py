@@ -9,3 +9,5 @@ from .lazy_runtime_info_hook import LazyRuntimeInfoHook  # noqa: F401,E402
 __all__ += ['LazyRuntimeInfoHook']
 from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401,E402
 __all__ += ['AtomicCheckpointHook']
+from .stream_resume_hook import StreamResumeHook  # noqa: F401,E402
+__all__ += ['StreamResumeHook']
