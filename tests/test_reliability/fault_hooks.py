@@ -50,22 +50,30 @@ class StallAfterIterHook(Hook):
             time.sleep(self.seconds)
 
 
-class _KillWhenPickled:
-    """Pickling this object kills the process: kill -9 in mid-save."""
-
-    def __reduce__(self):
-        os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(60)  # pragma: no cover - the signal arrives first
-
-
 @HOOKS.register_module()
 class KillDuringSaveHook(Hook):
-    """SIGKILL the process while it writes the checkpoint of ``at_iter``."""
+    """SIGKILL the process while it writes the checkpoint file of
+    ``at_iter``: half of the serialised bytes reach the disk, then kill -9.
+
+    mmengine serialises a checkpoint into memory and hands the bytes to the
+    file backend's ``put``, so the fault is injected there (in this
+    subprocess only), where a real crash would leave a partial file.
+    """
 
     def __init__(self, at_iter: int) -> None:
         self.at_iter = at_iter
 
     def before_save_checkpoint(self, runner, checkpoint):
-        if checkpoint['meta'].get('iter') == self.at_iter:
-            # after the weights, so part of the file is already written
-            checkpoint['zz_kill'] = _KillWhenPickled()
+        if checkpoint['meta'].get('iter') != self.at_iter:
+            return
+        from mmengine.fileio.backends import LocalBackend
+
+        def put_half_then_die(backend, obj, filepath):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+                f.flush()
+                os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(60)  # pragma: no cover - the signal arrives first
+
+        LocalBackend.put = put_half_then_die
