@@ -23,19 +23,28 @@ video_mask_ratio = 0.75
 text_mask_ratio = 0.75
 text_max_len = 24
 
+embed_dims = 128
 model = dict(
     backbone=dict(
-        arch=dict(_delete_=True, embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=4),
+        arch=dict(_delete_=True, embed_dims=embed_dims, num_layers=4,
+                  num_heads=4, mlp_ratio=4),
         img_size=img_size, patch_size=patch_size, num_frames=num_frames,
-        vocab_size=vocab_size, max_text_len=32),
-    video_decoder=dict(embed_dims=64, depth=1, num_heads=2),
+        vocab_size=vocab_size, max_text_len=32,
+        # on CPU, computing only the real caption tokens in the encoder
+        # passes pays (same losses up to rounding; one host sync per pass
+        # on a GPU)
+        skip_padding=True),
+    video_decoder=dict(in_dims=embed_dims, embed_dims=64, depth=1,
+                       num_heads=2, patch_size=patch_size),
+    text_decoder=dict(in_dims=embed_dims, vocab_size=vocab_size),
     # raw-pixel targets: the synthetic clips are flat shapes on faint noise,
     # where per-patch normalisation turns most targets into amplified noise
-    pixel_head=dict(norm_pix=False),
-    vtc_head=dict(learnable_temperature=False, temperature=0.05),
-    # on CPU, computing only the real caption tokens in the encoder passes
-    # pays (same losses up to rounding; one host sync per pass on a GPU)
-    skip_text_padding=True)
+    pixel_head=dict(norm_pix=False, patch_size=patch_size),
+    # the mean of the two InfoNCE directions (the ViT-B recipe sums them,
+    # as the reference): the embedded default's tuned loss balance
+    vtc_head=dict(embed_dims=embed_dims, learnable_temperature=False,
+                  temperature=0.05, symmetric_sum=False),
+    vtm_head=dict(embed_dims=embed_dims))
 
 train_pipeline = [
     dict(type='DecordInit'),

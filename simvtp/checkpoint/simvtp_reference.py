@@ -200,6 +200,8 @@ def simvtp_to_reference(checkpoint: Dict, qkv_bias: str = 'split',
             ('text_decoder.norm.', 'the reference text decoder is one '
              'Linear (text_cls)'),
             ('shared_decoder.', 'the reference has separate decoders'),
+            ('text_decoder.mask_token', 'the reference keeps [MASK] tokens '
+             'in the encoder (drop_masked_text=False)'),
             ('text_mask_token', 'the reference keeps [MASK] tokens in the '
              'encoder (drop_masked_text=False)')):
         for key in mapper.keys_with_prefix(prefix):

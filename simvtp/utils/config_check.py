@@ -129,22 +129,10 @@ def validate_config(cfg, check_tokenizer: bool = True) -> List[str]:
     backbone = _backbone(cfg)
     model = cfg.get('model') if isinstance(cfg.get('model'), dict) else {}
 
-    objectives = model.get('objectives')
-    if objectives is not None and _is_simvtp(model):
-        from simvtp.models.algorithms.simvtp import OBJECTIVES
-        if isinstance(objectives, str):
-            objectives = (objectives, )
-        unknown = [o for o in objectives if o not in OBJECTIVES]
-        if unknown or not objectives:
-            errors.append(f'model.objectives={tuple(objectives)!r}: unknown '
-                          f'or empty {unknown}; choose a non-empty subset of '
-                          f'{OBJECTIVES}')
-        vtm_head = model.get('vtm_head') or {}
-        if 'vtm' in objectives and 'vtc' not in objectives and \
-                vtm_head.get('negative') == 'hard':
-            errors.append("model.vtm_head.negative='hard' needs the VTC "
-                          "similarities: add 'vtc' to model.objectives="
-                          f"{tuple(objectives)!r} or use negative='random'")
+    # the model class's own checks, found through the registry
+    model_cls = _registered(model.get('type')) if model else None
+    if hasattr(model_cls, 'check_config'):
+        errors += model_cls.check_config(model)
 
     def geometry(key):
         return backbone.get(key) if backbone else None
@@ -219,9 +207,15 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_simvtp(model: dict) -> bool:
-    kind = model.get('type', '')
-    return isinstance(kind, str) and kind.split('.')[-1] == 'SimVTP'
+def _registered(kind):
+    """The class a ``type`` names in simvtp's scope (None if unknown)."""
+    if not isinstance(kind, str):
+        return kind if isinstance(kind, type) else None
+    from simvtp.registry import MODELS
+    try:
+        return MODELS.get(kind)
+    except Exception:  # a type of another scope
+        return None
 
 
 def _check_vocab(tokenizer: str, where: str, vocab_size: int,

@@ -76,7 +76,7 @@ def attention_probabilities(attn, x: torch.Tensor,
         ``(B, heads, S, S)``; rows are queries, columns keys.
     """
     batch, seq, _ = x.shape
-    qkv = F.linear(x, attn.qkv.weight, attn.qkv_bias())
+    qkv = attn.project(x)
     qkv = qkv.reshape(batch, seq, 3, attn.num_heads, attn.head_dim)
     q, k, _ = qkv.permute(2, 0, 3, 1, 4).unbind(0)
     scores = (q * attn.scale) @ k.transpose(-2, -1)

@@ -290,7 +290,7 @@ def predict_reconstruction(model, inputs: dict,
     recon = torch.stack([s.reconstruction for s in samples])
     masked = torch.stack([s.masked_video for s in samples])
     pred_ids = torch.stack([s.pred_ids for s in samples])
-    original = model.data_preprocessor.to_unit_range(inputs['video'])
+    original = model.pixel_head.to_pixels(inputs['video'])
     if use_target_stats:
         mask = inputs['video_mask']
         video_out, text_out = model.backbone(
@@ -301,7 +301,7 @@ def predict_reconstruction(model, inputs: dict,
                                            inputs['attention_mask'])
         else:
             pred = model.video_decoder(video_out, mask)
-        recon = model.pixel_head.reconstruct(pred, original, mask,
+        recon = model.pixel_head.reconstruct(pred, inputs['video'], mask,
                                              use_target_stats=True)
     return dict(original=original, masked_video=masked,
                 reconstruction=recon, pred_ids=pred_ids)

@@ -1,9 +1,7 @@
 """A tiny SimVTP and a batch for the analysis tests."""
 import torch
-from mmengine.registry import init_default_scope
 
-import simvtp  # noqa: F401
-from simvtp.registry import MODELS
+from tests.tiny_model import build_tiny
 
 B, T, S, P = 4, 4, 32, 8  # clips, frames, pixels, patch
 N = (T // 2) * (S // P) ** 2  # 32 tubes
@@ -12,26 +10,8 @@ VOCAB = 40
 
 
 def build(**kwargs):
-    init_default_scope('simvtp')
-    cfg = dict(
-        type='SimVTP',
-        backbone=dict(type='UnifiedViT',
-                      arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                                mlp_ratio=2),
-                      img_size=S, patch_size=P, num_frames=T,
-                      vocab_size=VOCAB, max_text_len=16),
-        video_decoder=dict(type='VideoMAEDecoder', embed_dims=16, depth=1,
-                           num_heads=1),
-        vtc_head=dict(type='VTCHead', learnable_temperature=True))
-    for key, value in kwargs.items():
-        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
-            cfg[key] = dict(cfg[key], **value)
-        else:
-            cfg[key] = value
-    torch.manual_seed(0)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model
+    return build_tiny(seed=0, vocab=VOCAB, size=S, patch=P, frames=T,
+                      **kwargs)
 
 
 def make_batch(seed=0, lengths=(7, 5, 6, 7)):
@@ -64,3 +44,4 @@ def inputs_of(model, seed=0):
 
 def total(losses):
     return sum(v for k, v in losses.items() if k.startswith('loss'))
+

@@ -1,8 +1,9 @@
 """benchmark_data.py and benchmark_annotations.py on tiny inputs."""
-import importlib.util
 import os.path as osp
 
 import pytest
+
+from tests.tool_loader import import_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
@@ -10,11 +11,7 @@ CONFIG = osp.join(ROOT, 'configs', 'simvtp', 'pretrain_synthetic.py')
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('analysis_tools', name)
 
 
 def test_benchmark_data_reports_every_method(tmp_path, capsys):

@@ -1,9 +1,10 @@
 """tools/analysis_tools/benchmark_train.py on the synthetic config."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+
+from tests.tool_loader import import_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'simvtp', 'pretrain_synthetic.py')
@@ -15,11 +16,7 @@ SMALL = ['--batch', '4', '--steps', '2', '--warmup', '0', '--threads', '1',
 
 @pytest.fixture(scope='module')
 def bench():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_train.py')
-    spec = importlib.util.spec_from_file_location('benchmark_train', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('analysis_tools', 'benchmark_train')
 
 
 FIELDS = ('clips/s', 'ms/step med', 'peak mem MiB', 'TFLOP/s', 'of peak',
@@ -39,10 +36,11 @@ def test_both_modes_side_by_side(bench, capsys, tmp_path):
     assert len(base['flops_per_clip']) == 8  # 7 parts + total
     assert base['flops_per_clip']['total'] > opt['flops_per_clip']['total']
     assert base['options']['attn_impl'] == 'math'
-    assert base['options']['vtm_sampling'] == 'loop'
-    assert not base['options']['share_video_embedding']
-    assert not base['options']['vtm_reuse_positives']
-    assert opt['options']['embed_visible_only']
+    assert base['options']['model'] == 'ReferenceFlowSimVTP'
+    assert opt['options']['model'] == 'SimVTP'
+    assert opt['options']['skip_padding'] and opt['options']['attn_impl'] \
+        == 'auto'
+    assert not base['options']['skip_padding']
     for r in out['results']:
         assert r['clips_per_s'] > 0 and r['ms_min'] <= r['ms_median']
         assert r['peak_mem_bytes'] > 0 and 0 < r['frac_peak']

@@ -3,12 +3,17 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from simvtp.analysis import (StepShapes, attention_flops, matmul_flops,
-                             shapes_from_model, simvtp_step_flops,
-                             transformer_flops)
 from simvtp.models.backbones import UnifiedViT
 from simvtp.models.decoders import VideoMAEDecoder
+from tests.tool_loader import import_tool
 from .common import build, make_batch
+
+flops = import_tool('analysis_tools', 'flops')
+StepShapes, attention_flops, matmul_flops = (
+    flops.StepShapes, flops.attention_flops, flops.matmul_flops)
+shapes_from_model, simvtp_step_flops, transformer_flops = (
+    flops.shapes_from_model, flops.simvtp_step_flops,
+    flops.transformer_flops)
 
 
 def count(fn) -> int:
@@ -63,12 +68,11 @@ def test_embedding_and_decoder_match_flop_counter():
     assert got == 2 * expected
 
 
-@pytest.mark.parametrize('baseline', [False, True])
-def test_whole_step_forward_matches_flop_counter(baseline):
+@pytest.mark.parametrize('reference_flow', [False, True])
+def test_whole_step_forward_matches_flop_counter(reference_flow):
     """The model's loss forward, counted by torch, equals the analytic sum."""
-    kwargs = dict(vtm_reuse_positives=False, share_video_embedding=False) \
-        if baseline else dict(embed_visible_only=True)
-    model = build(**kwargs).eval()
+    model = build(type='ReferenceFlowSimVTP' if reference_flow
+                  else 'SimVTP').eval()
     for m in model.modules():  # countable attention (bmm), same FLOPs
         if hasattr(m, 'attn_impl') and hasattr(m, 'num_heads'):
             m.attn_impl = 'math'
@@ -77,13 +81,9 @@ def test_whole_step_forward_matches_flop_counter(baseline):
     batch = inputs['video'].shape[0]
     got = count(lambda: model(inputs, mode='loss'))
     shapes = shapes_from_model(model, inputs)
-    parts = simvtp_step_flops(shapes, training=False, **{
-        k: v for k, v in kwargs.items() if k != 'share_video_embedding'},
-        share_video_embedding=not baseline)
+    parts = simvtp_step_flops(shapes, reference_flow, training=False)
     assert got == pytest.approx(parts['total'] * batch, rel=1e-9)
-    train = simvtp_step_flops(shapes, training=True, **{
-        k: v for k, v in kwargs.items() if k != 'share_video_embedding'},
-        share_video_embedding=not baseline)
+    train = simvtp_step_flops(shapes, reference_flow, training=True)
     assert train['total'] == 3 * parts['total'] - parts['cube_embedding']
 
 
@@ -93,9 +93,8 @@ def test_baseline_flow_costs_more():
                    mlp_ratio=4, tube_dims=1536, dec_dims=384, dec_depth=4,
                    dec_mlp_ratio=4, num_decoded=1408, text_dec_depth=0,
                    vocab_size=30522)
-    opt = simvtp_step_flops(s, embed_visible_only=True)
-    ref = simvtp_step_flops(s, share_video_embedding=False,
-                            vtm_reuse_positives=False)
+    opt = simvtp_step_flops(s)
+    ref = simvtp_step_flops(s, reference_flow=True)
     assert ref['vtm_pass'] == 2 * opt['vtm_pass']
     assert ref['cube_embedding'] == 3 * 1568 / 160 * opt['cube_embedding']
     for k in ('joint_pass', 'vtc_video_pass', 'vtc_text_pass',

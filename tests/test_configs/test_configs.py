@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 
 import simvtp  # noqa: F401
 from simvtp.registry import MODELS
+from tests.tiny_model import tiny_geometry
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -102,14 +103,18 @@ def test_synthetic_quick_start_end_to_end(tmp_path):
     for step in train_pipe + test_pipe:
         if step['type'] == 'TokenizeText':
             step['tokenizer'] = tok
+    bb, dec = base.model.backbone, base.model.video_decoder
+    model = tiny_geometry(
+        dims=32, layers=1, heads=2, mlp_ratio=2, frames=bb.num_frames,
+        size=bb.img_size, patch=bb.patch_size, tubelet=bb.tubelet_size,
+        vocab=bb.vocab_size, max_text_len=bb.max_text_len, dec_dims=16,
+        dec_depth=dec.depth, dec_heads=1)
     child = tmp_path / 'quick.py'
     child.write_text(f"""
 _base_ = ['{REPO}/configs/simvtp/pretrain_synthetic.py']
 synthetic_data = dict(root='{data}', num_train=16, num_val=4, num_test=8,
                       num_frames=32, fps=10, size=64, seed=0, workers=1)
-model = dict(backbone=dict(arch=dict(embed_dims=32, num_layers=1,
-                                     num_heads=2, mlp_ratio=2)),
-             video_decoder=dict(embed_dims=16, num_heads=1))
+model = {model!r}
 train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     dataset=dict(dataset=dict(ann_file='{data}/annotations/train.csv',

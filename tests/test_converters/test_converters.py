@@ -1,6 +1,5 @@
 """Checkpoint converters: layouts, round trips, reports, safe loading, CLIs."""
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import textwrap
@@ -11,6 +10,8 @@ import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
 import simvtp  # noqa: F401
+from tests.tiny_model import tiny_simvtp_cfg
+from tests.tool_loader import import_tool
 from simvtp.checkpoint import (ConversionError, bert_to_simvtp,
                                       fuse_qkv_bias, load_source,
                                       mmaction_vit_to_simvtp,
@@ -26,28 +27,16 @@ D, DD, V, MAXLEN, T, S, P = 32, 16, 40, 16, 4, 32, 16
 
 
 def tool(name):
-    """Import tools/model_converters/<name>.py as a module."""
-    path = osp.join(ROOT, 'tools', 'model_converters', name + '.py')
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('model_converters', name)
 
 
 def tiny_model_cfg(**kwargs):
-    cfg = dict(
-        type='SimVTP',
-        backbone=dict(type='UnifiedViT',
-                      arch=dict(embed_dims=D, num_layers=2, num_heads=2,
-                                mlp_ratio=4),
-                      img_size=S, patch_size=P, num_frames=T, vocab_size=V,
-                      max_text_len=MAXLEN),
-        video_decoder=dict(type='VideoMAEDecoder', embed_dims=DD, depth=1,
-                           num_heads=1),
-        vtc_head=dict(type='VTCHead', learnable_temperature=False,
-                      temperature=0.05))
-    cfg.update(kwargs)
-    return cfg
+    kwargs.setdefault('vtc_head', dict(type='VTCHead',
+                                       learnable_temperature=False,
+                                       temperature=0.05))
+    return tiny_simvtp_cfg(dims=D, mlp_ratio=4, frames=T, size=S, patch=P,
+                           vocab=V, max_text_len=MAXLEN, dec_dims=DD,
+                           **kwargs)
 
 
 def build_tiny(seed=0, **kwargs):
@@ -111,9 +100,9 @@ def test_reverse_reports_what_the_reference_cannot_hold():
                        drop_masked_text=True)
     ref, report = simvtp_to_reference(model.state_dict())
     assert 'vtc_head.video_proj.weight' in report.unexpected
-    assert 'text_mask_token' in report.unexpected
+    assert 'text_decoder.mask_token' in report.unexpected
     assert any('temperature' in m for m in report.lossy)
-    with pytest.raises(ConversionError, match='text_mask_token'):
+    with pytest.raises(ConversionError, match='text_decoder.mask_token'):
         report.check(strict=True)
 
 

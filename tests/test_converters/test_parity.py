@@ -280,26 +280,28 @@ def reference_inputs(samples):
 def build_reference_parity_model():
     init_default_scope('simvtp')
     return MODELS.build(dict(
-        type='SimVTP',
+        type='ReferenceFlowSimVTP',
         backbone=dict(type='UnifiedViT',
                       arch=dict(embed_dims=D, num_layers=DEPTH,
                                 num_heads=HEADS, mlp_ratio=4),
                       img_size=S, patch_size=P, num_frames=T,
                       tubelet_size=TUB, vocab_size=V, max_text_len=MAXLEN,
                       pad_token_id=PAD, text_dropout=0.0, attn_impl='math'),
-        video_decoder=dict(type='VideoMAEDecoder', embed_dims=DD,
-                           depth=DDEPTH, num_heads=DHEADS, attn_impl='math'),
-        text_decoder=dict(type='TextDecoder', depth=0),
-        pixel_head=dict(type='PixelReconstructionHead', norm_pix=True),
-        vtc_head=dict(type='VTCHead', temperature=TEMPERATURE,
+        video_decoder=dict(type='VideoMAEDecoder', in_dims=D, embed_dims=DD,
+                           depth=DDEPTH, num_heads=DHEADS, patch_size=P,
+                           tubelet_size=TUB, attn_impl='math'),
+        text_decoder=dict(type='TextDecoder', in_dims=D, vocab_size=V,
+                          depth=0),
+        pixel_head=dict(type='PixelReconstructionHead', patch_size=P,
+                        tubelet_size=TUB, norm_pix=True),
+        vtc_head=dict(type='VTCHead', embed_dims=D, temperature=TEMPERATURE,
                       learnable_temperature=False, proj_dims=None,
                       gather=False, symmetric_sum=True),
-        vtm_head=dict(type='VTMHead', negative='random'),
+        vtm_head=dict(type='VTMHead', embed_dims=D, negative='random'),
         objectives=('msm', 'vtc', 'vtm'),
         pooling='mean_with_padding',
         vtc_text='masked',
-        drop_masked_text=False,
-        vtm_reuse_positives=False))
+        drop_masked_text=False))
 
 
 @pytest.fixture(scope='module')
@@ -335,9 +337,9 @@ def test_losses_match_reference(converted, mode, monkeypatch):
     model = build_reference_parity_model()
     model.load_state_dict(state, strict=True)
     model.train(mode == 'train')  # every dropout / drop path is 0
-    monkeypatch.setattr(model.vtm_head, 'sample_negatives',
-                        lambda batch_size, sim=None, generator=None:
-                        NEGATIVES.clone())
+    # the reference flow draws negatives one by one (its own sampler)
+    monkeypatch.setattr(model, 'sample_negatives_loop',
+                        lambda batch_size, sim=None: NEGATIVES.clone())
     samples = make_samples()
     data = model.data_preprocessor(dict(inputs=samples, data_samples=None),
                                    True)
@@ -371,9 +373,9 @@ def test_parity_detects_a_wrong_conversion(converted, monkeypatch):
     model = build_reference_parity_model()
     model.load_state_dict(bad, strict=True)
     model.eval()
-    monkeypatch.setattr(model.vtm_head, 'sample_negatives',
-                        lambda batch_size, sim=None, generator=None:
-                        NEGATIVES.clone())
+    # the reference flow draws negatives one by one (its own sampler)
+    monkeypatch.setattr(model, 'sample_negatives_loop',
+                        lambda batch_size, sim=None: NEGATIVES.clone())
     samples = make_samples()
     data = model.data_preprocessor(dict(inputs=samples, data_samples=None),
                                    True)

@@ -3,7 +3,6 @@
 Covers :mod:`simvtp.datasets.synthetic` and tools/data/make_synthetic.py.
 """
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -342,10 +341,8 @@ def test_tokenizer_loads_offline(dataset, monkeypatch):
 # command line
 # ----------------------------------------------------------------------------
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'make_synthetic', osp.join(ROOT, 'tools', 'data', 'make_synthetic.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    from tests.tool_loader import import_tool
+    cli = import_tool('data', 'make_synthetic')
     out = tmp_path / 'cli'
     assert cli.main(['--root', str(out), '--num-train', '2', '--num-val', '1',
                      '--num-test', '1', '--frames', '4', '--size', '32',

@@ -23,6 +23,7 @@ from simvtp.datasets import WebVidDataset, WebVidShardDataset  # noqa: E402
 from simvtp.engine.hooks import DataHealthHook  # noqa: E402
 from simvtp.registry import DATASETS  # noqa: E402
 from tests.conftest import write_video  # noqa: E402
+from tests.tiny_model import tiny_geometry  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -278,10 +279,7 @@ def runner_cfg(data, tokenizer, work_dir, loop, max_iters, buffer=4):
     steps['TubeMasking'].update(mask_ratio=0.5)
     steps['TokenizeText'].update(tokenizer=tokenizer, max_length=8)
     cfg.merge_from_dict(dict(
-        model=dict(backbone=dict(
-            arch=dict(embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2),
-            img_size=32, patch_size=16, num_frames=4, vocab_size=32),
-            video_decoder=dict(embed_dims=16, depth=1, num_heads=1)),
+        model=tiny_geometry(vocab=32),
         default_hooks=dict(logger=dict(interval=1), checkpoint=dict(
             by_epoch=False, interval=3, max_keep_ckpts=-1)),
         log_processor=dict(by_epoch=False)))

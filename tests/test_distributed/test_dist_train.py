@@ -20,6 +20,7 @@ import torch
 import simvtp  # noqa: F401  (checkpoint allowlist)
 
 from tests.conftest import WORDS, write_video
+from tests.tiny_model import tiny_geometry
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -28,13 +29,7 @@ CONFIG = """
 _base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
 synthetic_data = None
 tokenizer = '{tok}'
-model = dict(
-    backbone=dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                            mlp_ratio=2),
-                  img_size=32, patch_size=16, num_frames=4, vocab_size=32,
-                  text_dropout=0.0),
-    video_decoder=dict(embed_dims=16, depth=1, num_heads=1),
-    objectives=('msm', 'vtc'))
+model = TINY_MODEL
 pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
@@ -66,6 +61,11 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(by_epoch=False, interval=3))
 custom_hooks = [dict(type='DistConsistencyHook', interval=1, record=True)]
 """
+_MODEL = tiny_geometry(vocab=32)
+_MODEL['backbone']['text_dropout'] = 0.0
+_MODEL['objectives'] = ('msm', 'vtc')
+CONFIG = CONFIG.replace('TINY_MODEL', repr(_MODEL).replace('{', '{{').replace(
+    '}', '}}'))
 
 
 def free_port():

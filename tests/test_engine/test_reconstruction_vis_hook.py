@@ -16,6 +16,7 @@ from PIL import Image
 import simvtp  # noqa: F401
 from simvtp.engine.hooks import ReconstructionVisHook
 from simvtp.registry import HOOKS, MODELS
+from tests.tiny_model import build_tiny
 from simvtp.visualization import LABEL_WIDTH
 
 B, T, S, P, V = 4, 4, 32, 16, 40
@@ -23,19 +24,8 @@ N = (T // 2) * (S // P)**2
 
 
 def build_model():
-    init_default_scope('simvtp')
-    model = MODELS.build(dict(
-        type='SimVTP',
-        backbone=dict(type='UnifiedViT',
-                      arch=dict(embed_dims=32, num_layers=1, num_heads=2,
-                                mlp_ratio=2),
-                      img_size=S, patch_size=P, num_frames=T, vocab_size=V,
-                      max_text_len=16),
-        video_decoder=dict(type='VideoMAEDecoder', embed_dims=16, depth=1,
-                           num_heads=1),
-        vtc_head=dict(type='VTCHead', learnable_temperature=False)))
-    model.init_weights()
-    return model
+    return build_tiny(seed=None, layers=1, frames=T, size=S, patch=P,
+                      vocab=V, vtc_head=dict(learnable_temperature=False))
 
 
 def samples(num=B, masked=True, seed=0):

@@ -51,13 +51,13 @@ def _check_all_grads(module, outputs):
 # ------------------------------------------------------------ video
 def test_video_decoder_defaults_and_shapes():
     dec = VideoMAEDecoder()
-    assert dec.embed_dims == 384 and dec.num_heads == 6
+    assert dec.embed_dims == 384 and dec.blocks[0].attn.num_heads == 6
     assert dec.head.out_features == 2 * 16 * 16 * 3
     assert dec.encoder_to_decoder.bias is None
     assert dec.mask_token.shape == (1, 1, 384)
     sd = dec.state_dict()
     assert not any('pos' in k for k in sd)
-    assert VideoMAEDecoder(in_dims=64).num_heads == 1
+    assert VideoMAEDecoder(in_dims=64).blocks[0].attn.num_heads == 1
 
     dec = _video_decoder()
     mask = _mask()
@@ -187,7 +187,7 @@ def test_text_decoder_blocks_respect_padding_and_grads():
     torch.manual_seed(0)
     dec = TextDecoder(in_dims=32, vocab_size=40, depth=1)
     dec.init_weights()
-    assert dec.num_heads == 1 and dec.norm is not None
+    assert dec.blocks[0].attn.num_heads == 1 and dec.norm is not None
     x = torch.randn(1, 6, 32)
     am = torch.tensor([[1, 1, 1, 1, 0, 0]])
     with torch.no_grad():

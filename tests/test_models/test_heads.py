@@ -16,6 +16,9 @@ from simvtp.registry import MODELS
 # utils
 # ---------------------------------------------------------------------------
 
+# input normalisation (x * 255 + 0) / 255: the heads' input is pixels in [0, 1]
+PIXELS = dict(mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0))
+
 
 def test_masked_mean():
     tokens = torch.arange(2 * 4 * 3, dtype=torch.float32).view(2, 4, 3)
@@ -85,7 +88,7 @@ def random_mask(b, n, k, seed=0):
 @pytest.mark.parametrize('norm_pix', [True, False])
 def test_pixel_target_against_loops(norm_pix):
     torch.manual_seed(0)
-    head = PixelReconstructionHead(patch_size=4, tubelet_size=2,
+    head = PixelReconstructionHead(patch_size=4, tubelet_size=2, **PIXELS,
                                    norm_pix=norm_pix)
     video = torch.rand(2, 3, 4, 8, 12)  # grid (2, 2, 3): N = 12
     mask = random_mask(2, 12, 7)
@@ -97,7 +100,7 @@ def test_pixel_target_against_loops(norm_pix):
 
 def test_pixel_target_default_sizes():
     torch.manual_seed(1)
-    head = PixelReconstructionHead()  # 16 px, tubelet 2, norm_pix
+    head = PixelReconstructionHead(**PIXELS)  # 16 px, tubelet 2, norm_pix
     video = torch.rand(1, 3, 4, 32, 32)  # grid (2, 2, 2)
     mask = torch.tensor([[True, False, False, True, False, True, True,
                           False]])
@@ -110,7 +113,7 @@ def test_pixel_target_default_sizes():
 def test_pixel_loss():
     torch.manual_seed(0)
     head = MODELS.build(dict(type='PixelReconstructionHead', patch_size=4,
-                             tubelet_size=2, loss_weight=0.5))
+                             tubelet_size=2, loss_weight=0.5, **PIXELS))
     video = torch.rand(2, 3, 4, 8, 8)
     mask = random_mask(2, 8, 5)
     pred = torch.randn(2, 5, 96, requires_grad=True)
@@ -128,8 +131,26 @@ def test_pixel_loss():
         head.loss(pred[:, :4], video, mask)
 
 
+def test_pixel_head_owns_the_input_normalisation():
+    """The head un-normalises the model's input with its own mean/std: the
+    loss on a normalised clip equals the loss on its pixels (PIXELS)."""
+    from simvtp.models.data_preprocessors import VideoTextDataPreprocessor
+    torch.manual_seed(0)
+    pixels = torch.randint(0, 256, (2, 3, 4, 8, 8)).float()
+    normalised = VideoTextDataPreprocessor().normalize(pixels)
+    head = PixelReconstructionHead(patch_size=4, tubelet_size=2,
+                                   norm_pix=False)  # ImageNet's mean/std
+    torch.testing.assert_close(head.to_pixels(normalised), pixels / 255)
+    mask = random_mask(2, 8, 5)
+    pred = torch.rand(2, 5, 96)
+    plain = PixelReconstructionHead(patch_size=4, tubelet_size=2,
+                                    norm_pix=False, **PIXELS)
+    torch.testing.assert_close(head.loss(pred, normalised, mask),
+                               plain.loss(pred, pixels / 255, mask))
+
+
 def test_patchify_roundtrip():
-    head = PixelReconstructionHead(patch_size=4, tubelet_size=2)
+    head = PixelReconstructionHead(patch_size=4, tubelet_size=2, **PIXELS)
     video = torch.randn(2, 3, 6, 8, 12)
     patches = head.patchify(video)
     assert patches.shape == (2, 3 * 2 * 3, 96)
@@ -142,18 +163,19 @@ def test_patchify_roundtrip():
 
 def test_reconstruct():
     torch.manual_seed(0)
-    head = PixelReconstructionHead(patch_size=4, tubelet_size=2)
+    head = PixelReconstructionHead(patch_size=4, tubelet_size=2, **PIXELS)
     video = torch.rand(2, 3, 4, 8, 8)  # N = 8
     mask = random_mask(2, 8, 5)
     pred = torch.randn(2, 5, 96)
     out = head.reconstruct(pred, video, mask)
     assert out.shape == video.shape
     assert out.min() >= 0 and out.max() <= 1
-    # visible pixels are kept exactly
+    # visible pixels are kept (up to the un-normalisation's rounding)
     pixel_mask = mask.view(2, 2, 2, 2)  # (b, t', h', w')
     pixel_mask = pixel_mask.repeat_interleave(2, 1).repeat_interleave(
         4, 2).repeat_interleave(4, 3)[:, None].expand_as(video)
-    assert torch.equal(out[~pixel_mask], video[~pixel_mask])
+    torch.testing.assert_close(out[~pixel_mask], video[~pixel_mask],
+                               atol=1e-6, rtol=0)
     # the hidden ground truth does not leak
     changed = video.clone()
     changed[pixel_mask] = torch.rand(int(pixel_mask.sum()))
@@ -183,7 +205,7 @@ def test_reconstruct():
     torch.testing.assert_close(
         head.reconstruct(target, video, mask, use_target_stats=True), video)
     # without norm_pix the prediction is raw pixels
-    raw = PixelReconstructionHead(patch_size=4, tubelet_size=2,
+    raw = PixelReconstructionHead(patch_size=4, tubelet_size=2, **PIXELS,
                                   norm_pix=False)
     torch.testing.assert_close(
         raw.reconstruct(raw.target(video, mask), video, mask), video)

@@ -131,7 +131,8 @@ def _reference_attention(attn, x, key_mask=None):
     qkv = F.linear(x, w, bias)
     batch, seq, _ = x.shape
     heads, hd = attn.num_heads, attn.head_dim
-    q, k, v = qkv.split(attn.dim, dim=-1)
+    dim = heads * hd
+    q, k, v = qkv.split(dim, dim=-1)
     q = q.reshape(batch, seq, heads, hd).transpose(1, 2)
     k = k.reshape(batch, seq, heads, hd).transpose(1, 2)
     v = v.reshape(batch, seq, heads, hd).transpose(1, 2)
@@ -140,7 +141,7 @@ def _reference_attention(attn, x, key_mask=None):
         scores = scores.masked_fill(~key_mask[:, None, None, :],
                                     float('-inf'))
     out = scores.softmax(-1) @ v
-    out = out.transpose(1, 2).reshape(batch, seq, attn.dim)
+    out = out.transpose(1, 2).reshape(batch, seq, dim)
     return F.linear(out, attn.proj.weight.double(), attn.proj.bias.double())
 
 
@@ -166,7 +167,9 @@ def test_attention_qkv_bias_layout(impl):
 
 def test_attention_no_qkv_bias():
     attn = Attention(8, num_heads=2, qkv_bias=False)
-    assert attn.q_bias is None and attn.qkv_bias() is None
+    assert attn.q_bias is None and attn.v_bias is None
+    x = torch.randn(1, 3, 8)
+    torch.testing.assert_close(attn.project(x), x @ attn.qkv.weight.t())
     assert attn(torch.randn(1, 3, 8)).shape == (1, 3, 8)
 
 

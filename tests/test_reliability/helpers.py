@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import WORDS, write_video
+from tests.tiny_model import tiny_geometry
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -20,11 +21,7 @@ custom_imports = dict(imports=['simvtp', 'tests.test_reliability.fault_hooks'],
                       allow_failed_imports=False)
 synthetic_data = None
 tokenizer = '{tok}'
-model = dict(
-    backbone=dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                            mlp_ratio=2),
-                  img_size=32, patch_size=16, num_frames=4, vocab_size=32),
-    video_decoder=dict(embed_dims=16, depth=1, num_heads=1))
+model = TINY_MODEL
 pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
@@ -67,7 +64,8 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(by_epoch=False, interval={interval},
                                      max_keep_ckpts=1))
 custom_hooks = [dict(type='RNGStateHook'), {hooks}]
-"""
+""".replace('TINY_MODEL', repr(tiny_geometry(vocab=32)).replace(
+    '{', '{{').replace('}', '}}'))
 
 
 def make_dataset(root, num=8, frames=8):

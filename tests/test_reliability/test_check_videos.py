@@ -1,22 +1,18 @@
 """tools/data/check_videos.py on real broken files, every format kept."""
 import csv
-import importlib.util
 import json
 import os
 import re
-import sys
 
 import pytest
 
 from simvtp.datasets import MSRVTTDataset, WebVidDataset
 from tests.test_reliability.conftest import VIDEO_KINDS
-from tests.test_reliability.helpers import REPO, WEBVID_HEADER
+from tests.test_reliability.helpers import WEBVID_HEADER
+from tests.tool_loader import import_tool
 
-spec = importlib.util.spec_from_file_location(
-    'check_videos', os.path.join(REPO, 'tools', 'data', 'check_videos.py'))
-check_videos = importlib.util.module_from_spec(spec)
-sys.modules['check_videos'] = check_videos  # the pool pickles by name
-spec.loader.exec_module(check_videos)
+# registered by name: the pool pickles by name
+check_videos = import_tool('data', 'check_videos', register=True)
 
 GOOD = [k for k, v in VIDEO_KINDS.items() if v is None]
 BAD = {k: v for k, v in VIDEO_KINDS.items() if v is not None}

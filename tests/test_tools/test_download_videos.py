@@ -263,7 +263,7 @@ def test_retry_after_header_forms():
 
 def test_reencode_on_the_fly(tmp_path):
     pytest.importorskip('av')
-    from simvtp.datasets.h264 import write_h264
+    from simvtp.utils.video_encoding import write_h264
     import numpy as np
     src = tmp_path / 'src.mp4'
     frames = [np.full((48, 80, 3), 10 * t, np.uint8) for t in range(12)]

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip('av')
 
 from simvtp.datasets import MSRVTTDataset  # noqa: E402
-from simvtp.datasets.h264 import write_h264  # noqa: E402
+from simvtp.utils.video_encoding import write_h264  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

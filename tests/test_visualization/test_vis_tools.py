@@ -1,5 +1,4 @@
 """Reconstruction and attention visualisers on a tiny random model."""
-import importlib.util
 import os.path as osp
 import textwrap
 
@@ -18,6 +17,8 @@ from simvtp.visualization import (LABEL_WIDTH, attention_probabilities,
 from simvtp.visualization.inputs import (build_clip_pipeline, load_model,
                                          prepare_clip)
 from tests.conftest import write_video
+from tests.tiny_model import tiny_simvtp_cfg
+from tests.tool_loader import import_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 T, S, P = 4, 32, 16  # frames, pixels, patch: 2 x 2 x 2 tubes
@@ -25,26 +26,13 @@ CAPTION = 'a red circle moves left and the red dog runs'
 
 
 def tool(name):
-    path = osp.join(ROOT, 'tools', 'visualizations', name + '.py')
-    spec = importlib.util.spec_from_file_location(f'_vis_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_tool('visualizations', name)
 
 
 CONFIG = """
 default_scope = 'simvtp'
 tokenizer = {tok!r}
-model = dict(
-    type='SimVTP',
-    backbone=dict(type='UnifiedViT',
-                  arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                            mlp_ratio=2),
-                  img_size={S}, patch_size={P}, num_frames={T},
-                  vocab_size=19, max_text_len=16),
-    video_decoder=dict(type='VideoMAEDecoder', embed_dims=16, depth=1,
-                       num_heads=1),
-    vtc_head=dict(type='VTCHead', learnable_temperature=False))
+model = {model!r}
 train_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len={T}, frame_interval=2, num_clips=1),
@@ -76,8 +64,10 @@ test_dataloader = dict(dataset=dict(dataset=dict(pipeline=test_pipeline)))
 def setup(tmp_path_factory, tiny_tokenizer_dir):
     d = tmp_path_factory.mktemp('vis')
     config = d / 'tiny.py'
+    model = tiny_simvtp_cfg(frames=T, size=S, patch=P, vocab=19,
+                            vtc_head=dict(learnable_temperature=False))
     config.write_text(textwrap.dedent(CONFIG.format(
-        tok=tiny_tokenizer_dir, S=S, P=P, T=T)))
+        tok=tiny_tokenizer_dir, S=S, P=P, T=T, model=model)))
     model, _ = load_model(str(config), None)
     torch.manual_seed(0)
     model.init_weights()
@@ -199,8 +189,9 @@ def test_attention_probabilities_reproduce_the_block():
         probs = attention_probabilities(block.attn, store['x'],
                                         store['key_padding_mask'])
         attn = block.attn
-        qkv = torch.nn.functional.linear(store['x'], attn.qkv.weight,
-                                         attn.qkv_bias())
+        bias = torch.cat((attn.q_bias, torch.zeros_like(attn.v_bias),
+                          attn.v_bias))
+        qkv = torch.nn.functional.linear(store['x'], attn.qkv.weight, bias)
         v = qkv.view(2, 7, 3, 4, 4)[:, :, 2].transpose(1, 2)
         out = attn.proj((probs @ v).transpose(1, 2).reshape(2, 7, 16))
         torch.testing.assert_close(out, seen['out'], rtol=1e-4, atol=1e-5)

@@ -128,7 +128,7 @@ def clip_frames(rng: np.random.Generator, num: int, width: int,
 
 def make_clips(args) -> Dict[str, str]:
     """Generate the native clips and the variants; returns variant -> dir."""
-    from simvtp.datasets.h264 import reencode, write_h264
+    from simvtp.utils.video_encoding import reencode, write_h264
     width, height = (int(v) for v in args.size.split('x'))
     native = osp.join(args.work_dir, f'native_{args.size}_gop{args.gop}_'
                       f'crf{args.crf}')

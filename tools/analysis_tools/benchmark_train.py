@@ -8,15 +8,15 @@ MLM labels at the ``TextMasking`` ratio) and times forward + backward +
 AdamW step after warm-up, for one or several *modes* of the same model:
 
 ``baseline``
-    the reference's computation flow as a configuration of this code base:
-    FP32, hand-written attention (``attn_impl='math'``), four encoder passes
-    with the VTM pass re-encoding the positives (``vtm_reuse_positives=
-    False``), the full clip cube-embedded once per pass that reads video
-    (``share_video_embedding=False``), negatives drawn one by one in a Python
-    loop (``vtm_head.sampling='loop'``), plain ``torch.optim.AdamW``.
+    the reference's computation flow: ``ReferenceFlowSimVTP`` (the whole
+    clip cube-embedded for each pass that reads video, four encoder passes
+    with VTM re-encoding the positives, negatives drawn one by one in a
+    Python loop) with hand-written attention (``attn_impl='math'``), FP32,
+    plain ``torch.optim.AdamW``.
 ``current``
-    the config as it is (one embedding per clip, SDPA, vectorised negatives,
-    positive reuse), plain AdamW, ``--amp`` precision.
+    the config as it is (``SimVTP``: the visible tubes embedded once for
+    every pass, VTM reusing the joint pass's positives, vectorised
+    negatives), plain AdamW, ``--amp`` precision.
 ``optimised``
     ``current`` plus the speed options of :data:`FAST_OPTIONS` (same
     numerics up to rounding), fused AdamW where the device supports it,
@@ -30,7 +30,7 @@ timed interleaved step by step (alternating which goes first) on that batch.
 The report: clips/s, ms per step (median, min, max), process CPU ms per
 step, peak memory (CPU: the step's resident high-water mark; GPU:
 ``max_memory_allocated``), analytic FLOPs per clip by part
-(:mod:`simvtp.analysis.flops`), achieved TFLOP/s and the fraction of the
+(``flops.py`` beside this script), achieved TFLOP/s and the fraction of the
 device peak (CPU: a float32 (bf16 under ``--amp bf16``) matmul timed in the
 same run with the same threads; GPU: the datasheet dense peak).
 
@@ -64,12 +64,11 @@ import torch
 
 MODES = ('baseline', 'current', 'optimised')
 
-#: model options the optimised mode adds to the config (numerics unchanged
-#: up to rounding): embed only the visible tubes; skip text padding in the
-#: encoder passes (pooling='mean' only); attention 'auto' (SDPA, or the
-#: hand-written matmuls for bf16/fp16 on CPU, faster there)
-FAST_OPTIONS = dict(embed_visible_only=True, skip_text_padding=True)
-FAST_ATTN_IMPL = 'auto'
+#: backbone options the optimised mode adds to the config (numerics
+#: unchanged up to rounding): skip text padding in the encoder passes
+#: (pooling='mean' only); attention 'auto' (SDPA, or the hand-written
+#: matmuls for bf16/fp16 on CPU, faster there; also for the decoders)
+FAST_OPTIONS = dict(skip_padding=True, attn_impl='auto')
 
 #: relative tolerance of the optimised-vs-baseline loss check, by precision
 #: (bf16 autocast measured within 1e-3 on the synthetic and ViT-S settings)
@@ -138,7 +137,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--fast-options', nargs='+', action=DictAction,
                         default={}, metavar='KEY=VALUE',
                         help='override FAST_OPTIONS of the optimised mode, '
-                        'e.g. skip_text_padding=False attn_impl=sdpa')
+                        'e.g. skip_padding=False attn_impl=sdpa')
     parser.add_argument('--no-check', action='store_true',
                         help='skip the loss-agreement check')
     parser.add_argument('--sequential', action='store_true',
@@ -230,44 +229,34 @@ def mode_model_cfg(cfg, mode: str, args) -> dict:
                           else dict(cfg.model))
     if args.with_cp:
         model['backbone']['with_cp'] = True
+    decoders = [model[k] for k in ('video_decoder', 'text_decoder',
+                                   'shared_decoder') if model.get(k)]
     if mode == 'baseline':
-        model['backbone']['attn_impl'] = 'math'
-        for key in ('video_decoder', 'text_decoder', 'shared_decoder'):
-            if model.get(key):
-                model[key]['attn_impl'] = 'math'
-        model.update(vtm_reuse_positives=False, share_video_embedding=False,
-                     embed_visible_only=False, skip_text_padding=False,
-                     decoder_keep_ratio=1.0)
-        model.setdefault('vtm_head', dict(type='VTMHead'))
-        model['vtm_head'] = dict(model['vtm_head'], sampling='loop')
+        model['type'] = 'ReferenceFlowSimVTP'
+        model['backbone'].update(attn_impl='math', skip_padding=False)
+        for dec in decoders:
+            dec['attn_impl'] = 'math'
+        model['decoder_keep_ratio'] = 1.0
     elif mode == 'optimised':
         if not args.no_fast_options:
-            fast = dict(FAST_OPTIONS, attn_impl=FAST_ATTN_IMPL)
-            fast.update(args.fast_options)
-            attn_impl = fast.pop('attn_impl')
-            model.update(fast)
+            fast = dict(FAST_OPTIONS, **args.fast_options)
             if model.get('pooling', 'mean') != 'mean':
-                model['skip_text_padding'] = False
-            model['backbone']['attn_impl'] = attn_impl
-            for key in ('video_decoder', 'text_decoder', 'shared_decoder'):
-                if model.get(key):
-                    model[key]['attn_impl'] = attn_impl
+                fast['skip_padding'] = False  # it would skip read outputs
+            model['backbone'].update(fast)
+            for dec in decoders:
+                dec['attn_impl'] = fast['attn_impl']
         if args.decoder_keep_ratio is not None:
             model['decoder_keep_ratio'] = args.decoder_keep_ratio
     return model
 
 
 def model_options(model) -> dict:
-    """The switches that differ between the modes, as built."""
+    """What differs between the modes, as built."""
     return dict(
+        model=type(model).__name__,
         attn_impl=model.backbone.attn_impl,
-        vtm_reuse_positives=model.vtm_reuse_positives,
-        share_video_embedding=model.share_video_embedding,
-        embed_visible_only=model.embed_visible_only,
-        skip_text_padding=model.skip_text_padding,
+        skip_padding=model.backbone.skip_padding,
         decoder_keep_ratio=model.decoder_keep_ratio,
-        vtm_sampling=getattr(getattr(model, 'vtm_head', None), 'sampling',
-                             None),
         with_cp=model.backbone.with_cp)
 
 
@@ -537,16 +526,20 @@ class Runner:
 # ------------------------------------------------------------- loss check
 @contextlib.contextmanager
 def fixed_negatives(model, negatives: torch.Tensor):
-    """Make ``model.vtm_head.sample_negatives`` return ``negatives``."""
+    """Make the model's negative sampling (the head's, or the reference
+    flow's loop) return ``negatives``."""
     head = getattr(model, 'vtm_head', None)
     if head is None:
         yield
         return
-    head.sample_negatives = lambda *a, **k: negatives.clone()
+    fixed = lambda *a, **k: negatives.clone()  # noqa: E731
+    head.sample_negatives = fixed
+    model.sample_negatives_loop = fixed
     try:
         yield
     finally:
-        del head.sample_negatives  # back to the class method
+        del head.sample_negatives  # back to the class methods
+        del model.sample_negatives_loop
 
 
 def _grad_norm(model) -> float:
@@ -691,7 +684,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
 def _run(args) -> dict:
     import simvtp  # noqa: F401  (registers modules, applies compat fixes)
     from mmengine.registry import init_default_scope
-    from simvtp.analysis import shapes_from_model, simvtp_step_flops
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from flops import shapes_from_model, simvtp_step_flops
     from simvtp.registry import MODELS
 
     device = torch.device(args.device or (
@@ -723,10 +717,8 @@ def _run(args) -> dict:
         elif mode == 'optimised' and args.compile == 'blocks':
             from simvtp.models.layers.transformer import Block
             for m in model.modules():
-                if isinstance(m, Block):
+                if isinstance(m, Block):  # (the packed path stays eager)
                     m.forward = torch.compile(m.forward, dynamic=True)
-                    m.forward_packed = torch.compile(m.forward_packed,
-                                                     dynamic=True)
         runners[mode] = Runner(mode, model, optimizer, opt_name, amp, device,
                                forward)
 
@@ -775,10 +767,9 @@ def _run(args) -> dict:
     for name, r in runners.items():
         shapes = shapes_from_model(r.model, inputs)
         flops = simvtp_step_flops(
-            shapes, share_video_embedding=r.model.share_video_embedding,
-            vtm_reuse_positives=r.model.vtm_reuse_positives,
-            embed_visible_only=r.model.embed_visible_only,
-            skip_text_padding=r.model.skip_text_padding)
+            shapes, reference_flow=type(r.model).__name__ ==
+            'ReferenceFlowSimVTP',
+            skip_text_padding=r.model.backbone.skip_padding)
         results.append(summarise(r, flops, batch, peaks[r.amp]))
     s = shapes_from_model(first, inputs)
     info = dict(

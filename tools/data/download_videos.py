@@ -102,7 +102,7 @@ def main(argv=None) -> dict:
                                      f'download_failures{suffix}.jsonl')
     reencode = None
     if args.reencode:
-        from simvtp.datasets.h264 import import_av
+        from simvtp.utils.video_encoding import import_av
         import_av()  # the install hint now, not once per file
         reencode = dict(short_side=args.short_side or None, gop=args.gop,
                         crf=args.crf, preset=args.preset)

@@ -310,7 +310,7 @@ class Options:
     validate: str = 'frames'
     check_existing: str = 'open'
     workers: int = max(1, os.cpu_count() or 1)
-    reencode: Optional[dict] = None  # kwargs of simvtp.datasets.h264.reencode
+    reencode: Optional[dict] = None  # kwargs of simvtp.utils.video_encoding.reencode
     user_agent: str = 'simvtp-downloader/1.0'
 
 
@@ -584,7 +584,7 @@ class Downloader:
     def _reencode(self, tmp: str) -> int:
         """Re-encode ``tmp`` in place (tools/data/resize_videos.py's step);
         returns the new size."""
-        from simvtp.datasets.h264 import reencode
+        from simvtp.utils.video_encoding import reencode
         out = tmp[:-4] + '.reencoded.mp4'
         try:
             reencode(tmp, out, **self.opt.reencode)

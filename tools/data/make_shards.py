@@ -100,7 +100,7 @@ def _read_video(index: int, tmp_dir: str) -> Tuple[Optional[dict],
         return None, f'cannot stat ({e.strerror})'
     ext = osp.splitext(path)[1] or '.mp4'
     if opts['reencode']:
-        from simvtp.datasets.h264 import reencode
+        from simvtp.utils.video_encoding import reencode
         out = osp.join(tmp_dir, f'{index}.mp4')
         try:
             result = reencode(path, out, **opts['reencode'])
@@ -195,7 +195,7 @@ def main(argv=None) -> dict:
         raise SystemExit('--samples-per-shard must be >= 1')
     reencode = None
     if args.short_side or args.gop:
-        from simvtp.datasets.h264 import import_av
+        from simvtp.utils.video_encoding import import_av
         import_av()
         reencode = dict(short_side=args.short_side or None,
                         gop=args.gop or 250, crf=args.crf,

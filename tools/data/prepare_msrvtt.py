@@ -131,7 +131,7 @@ def main(argv=None) -> dict:
               if name not in ANNOTATIONS}
     failures = []
     if not args.skip_videos:
-        from simvtp.datasets.h264 import import_av
+        from simvtp.utils.video_encoding import import_av
         import_av()
         options = dict(short_side=args.short_side or None, gop=args.gop,
                        crf=args.crf, preset=args.preset)

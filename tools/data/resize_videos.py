@@ -63,7 +63,7 @@ def find_videos(src: str) -> List[str]:
 
 def _convert(task: Tuple[str, str, dict]) -> Tuple[str, Optional[str]]:
     src, dst, options = task
-    from simvtp.datasets.h264 import reencode
+    from simvtp.utils.video_encoding import reencode
     try:
         reencode(src, dst, **options)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop
@@ -73,7 +73,7 @@ def _convert(task: Tuple[str, str, dict]) -> Tuple[str, Optional[str]]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from simvtp.datasets.h264 import import_av
+    from simvtp.utils.video_encoding import import_av
     import_av()  # fail now with the install hint, not in every worker
     if not osp.isdir(args.src):
         sys.exit(f'{args.src}: not a folder')

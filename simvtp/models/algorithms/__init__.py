@@ -1,3 +1,4 @@
+from .reference_flow import ReferenceFlowSimVTP
 from .simvtp import SimVTP
 
-__all__ = ['SimVTP']
+__all__ = ['SimVTP', 'ReferenceFlowSimVTP']

@@ -18,9 +18,9 @@ from mmengine.model import BaseModule
 from simvtp.registry import MODELS
 from ..layers.position import SinCosCache, interpolate_pos_embed, sincos_table
 from ..layers.tokens import gather_visible, visible_index
-from ..layers.transformer import (ATTN_IMPLS, Block, build_key_padding_mask,
-                                  drop_path_rates, reference_init_,
-                                  run_blocks, run_blocks_packed)
+from ..layers.packed import run_blocks_packed
+from ..layers.transformer import (build_blocks, build_key_padding_mask,
+                                  reference_init_, run_blocks)
 
 __all__ = ['UnifiedViT', 'CubeEmbed', 'TextEmbeddings']
 
@@ -148,6 +148,13 @@ class UnifiedViT(BaseModule):
             ``'auto'`` (SDPA, but the hand-written path for bf16/fp16 on
             CPU, where it is faster; see ``layers/transformer.py``).
         with_cp (bool): Gradient checkpointing per block while training.
+        skip_padding (bool): :meth:`encode` computes only real tokens when a
+            text key mask is given (:mod:`~simvtp.models.layers.packed`):
+            the same outputs up to rounding at real tokens, fewer FLOPs the
+            more the captions of a batch differ in length; padded positions
+            come out as meaningless values, so only for callers that never
+            read them (pooling that excludes padding). Counting the real
+            tokens reads one number on the host per pass.
         init_cfg (dict | list, optional): mmengine init config (e.g.
             ``dict(type='Pretrained', checkpoint=...)``).
     """
@@ -183,12 +190,10 @@ class UnifiedViT(BaseModule):
                  norm_eps: float = 1e-6,
                  attn_impl: str = 'sdpa',
                  with_cp: bool = False,
+                 skip_padding: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         arch_cfg = self._parse_arch(arch)
-        if attn_impl not in ATTN_IMPLS:
-            raise ValueError(f'attn_impl must be one of {ATTN_IMPLS}, '
-                             f'got {attn_impl!r}')
         self.arch = arch if isinstance(arch, str) else 'custom'
         self.embed_dims = arch_cfg['embed_dims']
         self.num_layers = arch_cfg['num_layers']
@@ -203,6 +208,7 @@ class UnifiedViT(BaseModule):
         self.pad_token_id = int(pad_token_id)
         self.attn_impl = attn_impl
         self.with_cp = bool(with_cp)
+        self.skip_padding = bool(skip_padding)
         self.learnable_video_pos = bool(learnable_video_pos)
         self.grid_size = (self.num_frames // self.tubelet_size,
                           self.img_size[0] // self.patch_size,
@@ -228,13 +234,9 @@ class UnifiedViT(BaseModule):
             vocab_size, dims, max_len=self.max_text_len,
             type_vocab_size=type_vocab_size, pad_token_id=self.pad_token_id,
             dropout=text_dropout)
-        dpr = drop_path_rates(drop_path_rate, self.num_layers)
-        self.blocks = nn.ModuleList([
-            Block(dims, self.num_heads, mlp_ratio=self.mlp_ratio,
-                  qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                  drop_path=dpr[i], norm_eps=norm_eps, attn_impl=attn_impl)
-            for i in range(self.num_layers)
-        ])
+        self.blocks = build_blocks(
+            dims, self.num_layers, self.num_heads, self.mlp_ratio, qkv_bias,
+            drop_rate, attn_drop_rate, drop_path_rate, norm_eps, attn_impl)
         self.norm = nn.LayerNorm(dims, eps=norm_eps)
 
     @classmethod
@@ -399,12 +401,16 @@ class UnifiedViT(BaseModule):
                              f'max_text_len={self.max_text_len}')
         return self.text_embeddings(input_ids, token_type_ids)
 
+    def text_positions(self, length: int) -> torch.Tensor:
+        """The learned text position embeddings ``(length, D)``."""
+        return self.text_embeddings.position_embeddings.weight[:length]
+
     # -------------------------------------------------------------- encoding
     def encode(self,
                video_tokens: Optional[torch.Tensor] = None,
                text_tokens: Optional[torch.Tensor] = None,
                text_attention_mask: Optional[torch.Tensor] = None,
-               skip_padding: bool = False
+               skip_padding: Optional[bool] = None
                ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Run the shared blocks over ``[video ; text]`` and the final norm.
 
@@ -414,11 +420,11 @@ class UnifiedViT(BaseModule):
             text_tokens (torch.Tensor, optional): ``(B, L, D)`` embedded text.
             text_attention_mask (torch.Tensor, optional): ``(B, L)``; 1/True
                 = real token, 0 = padding (padding keys are ignored).
-            skip_padding (bool): do not compute the padded positions at all
-                (:func:`run_blocks_packed`): real tokens' outputs are the
-                same up to rounding, padded positions' outputs are
-                meaningless (their inputs' zeros through the final norm).
-                For callers that never read padded outputs.
+            skip_padding (bool, optional): do not compute the padded
+                positions (:func:`run_blocks_packed`): real tokens' outputs
+                are the same up to rounding, padded positions' outputs are
+                meaningless. None: the backbone's ``skip_padding``; pass
+                False where padded outputs are read.
 
         Returns:
             tuple: ``(video_out (B, Nv, D) or None, text_out (B, L, D) or
@@ -449,6 +455,8 @@ class UnifiedViT(BaseModule):
             key_mask = build_key_padding_mask(num_video, text_attention_mask,
                                               batch, parts[0].device)
         x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        if skip_padding is None:
+            skip_padding = self.skip_padding
         if skip_padding and key_mask is not None:
             x = run_blocks_packed(self.blocks, x, key_mask, self.with_cp,
                                   self.norm)

@@ -30,7 +30,7 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
 
     The two host-side facts are read from the samples before they are moved
     to the device, so the model needs no device-to-host read for them
-    (see ``SimVTP(sync_free=...)``). Samples are stacked/padded on the host
+    (SimVTP uses them on accelerators). Samples are stacked/padded on the host
     and moved as one tensor per key.
 
     Args:

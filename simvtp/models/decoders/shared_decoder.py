@@ -6,6 +6,7 @@ import torch.nn as nn
 
 from simvtp.registry import MODELS
 from ..layers.transformer import build_key_padding_mask, run_blocks
+from .text_decoder import fill_hidden_words
 from .video_decoder import VideoMAEDecoder
 
 __all__ = ['SharedVideoTextDecoder']
@@ -23,34 +24,22 @@ class SharedVideoTextDecoder(VideoMAEDecoder):
 
     Args:
         vocab_size (int): Vocabulary size ``V``.
-        Others: as :class:`VideoMAEDecoder`.
+        text_mask_token (bool): own a learned ``text_mask_token``
+            (1, 1, in_dims) that, plus the word's position, stands in for
+            words the encoder never saw (``SimVTP(drop_masked_text=True)``).
+        **kwargs: the geometry and blocks, as :class:`VideoMAEDecoder`.
     """
 
-    def __init__(self,
-                 in_dims: int = 768,
-                 embed_dims: Optional[int] = None,
-                 depth: int = 4,
-                 num_heads: Optional[int] = None,
-                 mlp_ratio: float = 4.0,
-                 patch_size: int = 16,
-                 tubelet_size: int = 2,
-                 in_channels: int = 3,
-                 vocab_size: int = 30522,
-                 norm_eps: float = 1e-6,
-                 qkv_bias: bool = True,
-                 attn_impl: str = 'sdpa',
-                 with_cp: bool = False,
-                 drop_path_rate: float = 0.0,
-                 init_cfg=None):
-        super().__init__(in_dims=in_dims, embed_dims=embed_dims, depth=depth,
-                         num_heads=num_heads, mlp_ratio=mlp_ratio,
-                         patch_size=patch_size, tubelet_size=tubelet_size,
-                         in_channels=in_channels, norm_eps=norm_eps,
-                         qkv_bias=qkv_bias, attn_impl=attn_impl,
-                         with_cp=with_cp, drop_path_rate=drop_path_rate,
-                         init_cfg=init_cfg)
+    def __init__(self, vocab_size: int = 30522,
+                 text_mask_token: bool = False, **kwargs):
+        super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.text_head = nn.Linear(self.embed_dims, vocab_size)
+        self.text_mask_token = None
+        if text_mask_token:  # (reference_init_ leaves it as drawn here)
+            self.text_mask_token = nn.Parameter(
+                nn.init.trunc_normal_(torch.zeros(1, 1, self.in_dims),
+                                      std=.02))
 
     def forward(self,
                 visible_tokens: torch.Tensor,
@@ -58,7 +47,9 @@ class SharedVideoTextDecoder(VideoMAEDecoder):
                 text_tokens: torch.Tensor,
                 text_attention_mask: Optional[torch.Tensor] = None,
                 decode_mask: Optional[torch.Tensor] = None,
-                select: Optional[torch.Tensor] = None
+                select: Optional[torch.Tensor] = None,
+                hidden: Optional[torch.Tensor] = None,
+                positions: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Decode both modalities jointly.
 
@@ -72,6 +63,8 @@ class SharedVideoTextDecoder(VideoMAEDecoder):
                 ``mask`` to predict (default all hidden).
             select (torch.Tensor, optional): ``(B, L)`` bool text positions
                 to project to the vocabulary.
+            hidden, positions: words the encoder did not see and the text
+                position table ``(L, in_dims)``, as :class:`TextDecoder`.
 
         Returns:
             tuple: ``video_pred (B, N_target, P)`` (ascending token index) and
@@ -83,6 +76,13 @@ class SharedVideoTextDecoder(VideoMAEDecoder):
             raise ValueError(f'text_tokens must be (B={x_video.shape[0]}, L, '
                              f'{self.in_dims}), got '
                              f'{tuple(text_tokens.shape)}')
+        if hidden is not None:
+            if self.text_mask_token is None:
+                raise ValueError('SharedVideoTextDecoder got hidden words '
+                                 'but has no text mask token: set '
+                                 'text_mask_token=True')
+            text_tokens = fill_hidden_words(text_tokens, hidden,
+                                            self.text_mask_token, positions)
         x_text = self.encoder_to_decoder(text_tokens)
         num_video = x_video.shape[1]
         key_mask = build_key_padding_mask(num_video, text_attention_mask,

@@ -8,19 +8,9 @@ from mmengine.model import BaseModule
 from simvtp.registry import MODELS
 from ..layers.position import SinCosCache
 from ..layers.tokens import gather_masked, gather_visible
-from ..layers.transformer import (Block, drop_path_rates, reference_init_,
-                                  run_blocks)
+from ..layers.transformer import build_blocks, reference_init_, run_blocks
 
 __all__ = ['VideoMAEDecoder']
-
-
-def _default_heads(embed_dims: int, num_heads: Optional[int]) -> int:
-    if num_heads is None:
-        num_heads = max(1, embed_dims // 64)
-    if embed_dims % num_heads != 0:
-        raise ValueError(f'embed_dims {embed_dims} is not divisible by '
-                         f'num_heads {num_heads}')
-    return num_heads
 
 
 @MODELS.register_module()
@@ -71,7 +61,6 @@ class VideoMAEDecoder(BaseModule):
         self.in_dims = in_dims
         self.embed_dims = embed_dims
         self.depth = depth
-        self.num_heads = _default_heads(embed_dims, num_heads)
         self.patch_size = patch_size
         self.tubelet_size = tubelet_size
         self.in_channels = in_channels
@@ -80,12 +69,9 @@ class VideoMAEDecoder(BaseModule):
         self.encoder_to_decoder = nn.Linear(in_dims, embed_dims, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self._sincos = SinCosCache(embed_dims)
-        dpr = drop_path_rates(drop_path_rate, depth)
-        self.blocks = nn.ModuleList([
-            Block(embed_dims, self.num_heads, mlp_ratio=mlp_ratio,
-                  qkv_bias=qkv_bias, drop_path=dpr[i], norm_eps=norm_eps,
-                  attn_impl=attn_impl) for i in range(depth)
-        ])
+        self.blocks = build_blocks(embed_dims, depth, num_heads, mlp_ratio,
+                                   qkv_bias, drop_path_rate=drop_path_rate,
+                                   norm_eps=norm_eps, attn_impl=attn_impl)
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.head = nn.Linear(embed_dims, self.out_dims)
 

@@ -19,12 +19,20 @@ class PixelReconstructionHead(BaseModule):
     and a token's ``P = tubelet_size * patch_size**2 * C`` values are ordered
     ``(dt, dy, dx, c)`` with the channel fastest.
 
+    :meth:`loss`, :meth:`target` and :meth:`reconstruct` take the clip as
+    the model sees it, normalised with ``mean`` / ``std`` (0-255 units, the
+    data preprocessor's): the head maps it back to pixels in [0, 1] itself
+    (:meth:`to_pixels`). With ``mean=0, std=255`` the input *is* pixels in
+    [0, 1].
+
     Args:
         patch_size (int): Defaults to 16.
         tubelet_size (int): Defaults to 2.
         norm_pix (bool): normalise each channel of each target patch by its
             own mean and unbiased std. Defaults to True.
         eps (float): added to the std. Defaults to 1e-6.
+        mean, std (sequence of float): per-channel input normalisation in
+            0-255 units. Defaults to ImageNet's, as the preprocessor's.
         loss_weight (float): Defaults to 1.0.
         init_cfg (dict, optional): Defaults to None.
     """
@@ -34,6 +42,8 @@ class PixelReconstructionHead(BaseModule):
                  tubelet_size: int = 2,
                  norm_pix: bool = True,
                  eps: float = 1e-6,
+                 mean: Sequence[float] = (123.675, 116.28, 103.53),
+                 std: Sequence[float] = (58.395, 57.12, 57.375),
                  loss_weight: float = 1.0,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -42,6 +52,14 @@ class PixelReconstructionHead(BaseModule):
         self.norm_pix = norm_pix
         self.eps = eps
         self.loss_weight = loss_weight
+        for name, value in (('mean', mean), ('std', std)):
+            self.register_buffer(name, torch.tensor(
+                value, dtype=torch.float32).view(1, -1, 1, 1, 1),
+                persistent=False)
+
+    def to_pixels(self, video: torch.Tensor) -> torch.Tensor:
+        """Normalised ``(B, C, T, H, W)`` -> pixels in [0, 1], float32."""
+        return (video.float() * self.std + self.mean) / 255.
 
     # ------------------------------------------------------------------
     # layout
@@ -115,7 +133,7 @@ class PixelReconstructionHead(BaseModule):
         """Reconstruction target of the hidden tokens.
 
         Args:
-            video: ``(B, C, T, H, W)`` pixels in [0, 1].
+            video: ``(B, C, T, H, W)`` normalised clip.
             mask: ``(B, N)`` bool, True = hidden.
             num_masked: hidden tokens per sample, if known (no host sync).
 
@@ -125,8 +143,8 @@ class PixelReconstructionHead(BaseModule):
         with torch.no_grad():
             c = video.shape[1]
             # keep the hidden tubes first: the normalisation is per tube
-            patches = self._select(self.patchify(video.float()), mask,
-                                   num_masked)
+            patches = self._select(self.patchify(self.to_pixels(video)),
+                                   mask, num_masked)
             if self.norm_pix:
                 b, n, size = patches.shape
                 x = patches.reshape(b, n, size // c, c)
@@ -139,7 +157,8 @@ class PixelReconstructionHead(BaseModule):
         """``dict(loss_video=loss_weight * MSE(pred, target))``.
 
         ``pred``: ``(B, N_mask, P)`` predictions of the hidden tokens in
-        ascending token order (its length is the hidden count: no sync).
+        ascending token order (its length is the hidden count: no sync);
+        ``video``: the normalised clip.
         """
         target = self.target(video, mask, pred.shape[1])
         if pred.shape != target.shape:
@@ -175,16 +194,16 @@ class PixelReconstructionHead(BaseModule):
 
         Args:
             pred: ``(B, N_mask, P)``.
-            video: ``(B, C, T, H, W)`` pixels in [0, 1].
+            video: ``(B, C, T, H, W)`` normalised clip.
             mask: ``(B, N)`` bool, True = hidden.
             use_target_stats (bool): see above. Defaults to False.
 
         Returns:
-            ``(B, C, T, H, W)`` clamped to [0, 1].
+            ``(B, C, T, H, W)`` pixels, clamped to [0, 1].
         """
         grid = self.grid(video)
         c = video.shape[1]
-        patches = self.patchify(video.float())
+        patches = self.patchify(self.to_pixels(video))
         b, n, size = patches.shape
         mask = mask.to(torch.bool)
         hidden = pred.detach().float()

@@ -20,31 +20,20 @@ class VTMHead(BaseModule):
         negative (str): negative sampling of :meth:`sample_negatives`,
             'random' or 'hard'. Defaults to 'random'.
         loss_weight (float): Defaults to 1.0.
-        sampling (str): how :meth:`sample_negatives` draws: 'vectorized'
-            (default; one batched draw) or 'loop' (the reference's flow: one
-            index per text in a Python loop, 'random' rejection-samples
-            ``j != i`` with ``torch.randint`` one at a time; a baseline for
-            benchmarks, same distribution, different random stream).
         init_cfg (dict, optional): Defaults to None.
     """
 
     NEGATIVES = ('random', 'hard')
-    SAMPLINGS = ('vectorized', 'loop')
 
     def __init__(self,
                  embed_dims: int = 768,
                  negative: str = 'random',
                  loss_weight: float = 1.0,
-                 sampling: str = 'vectorized',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if negative not in self.NEGATIVES:
             raise ValueError(f'negative must be one of {self.NEGATIVES}, '
                              f'got negative={negative!r}')
-        if sampling not in self.SAMPLINGS:
-            raise ValueError(f'sampling must be one of {self.SAMPLINGS}, '
-                             f'got sampling={sampling!r}')
-        self.sampling = sampling
         self.embed_dims = embed_dims
         self.negative = negative
         self.loss_weight = loss_weight
@@ -79,50 +68,28 @@ class VTMHead(BaseModule):
         if batch_size < 2:
             raise ValueError('VTM negative sampling needs a batch of at least '
                              f'2 pairs, got batch_size={batch_size}')
-        device = sim.device if sim is not None else torch.device('cpu')
-        if self.sampling == 'loop':
-            return self._sample_negatives_loop(batch_size, sim, generator,
-                                               device)
         if self.negative == 'random':
+            device = sim.device if sim is not None else torch.device('cpu')
             offsets = torch.randint(1, batch_size, (batch_size, ),
                                     generator=generator, device=device)
             return (torch.arange(batch_size, device=device) + offsets) \
                 % batch_size
+        weights = self.negative_weights(sim, batch_size)
+        return torch.multinomial(weights, 1, generator=generator).squeeze(1)
+
+    @staticmethod
+    def negative_weights(sim: Optional[torch.Tensor],
+                         batch_size: int) -> torch.Tensor:
+        """Hard-negative probabilities ``softmax(sim[i])`` over ``j != i``,
+        ``(B, B)`` float32 (rows sum to 1, zero diagonal)."""
         if sim is None:
             raise ValueError("negative='hard' needs the (B, B) similarity")
         if sim.shape != (batch_size, batch_size):
             raise ValueError(f'sim must be ({batch_size}, {batch_size}), got '
                              f'{tuple(sim.shape)}')
         logits = torch.nan_to_num(sim.detach().float())
-        eye = torch.eye(batch_size, dtype=torch.bool, device=device)
-        weights = logits.masked_fill(eye, float('-inf')).softmax(dim=1)
-        return torch.multinomial(weights, 1, generator=generator).squeeze(1)
-
-    def _sample_negatives_loop(self, batch_size: int,
-                               sim: Optional[torch.Tensor],
-                               generator: Optional[torch.Generator],
-                               device: torch.device) -> torch.Tensor:
-        """The reference's per-text Python loop (benchmark baseline)."""
-        weights = None
-        if self.negative == 'hard':
-            if sim is None or sim.shape != (batch_size, batch_size):
-                raise ValueError("negative='hard' needs the (B, B) "
-                                 'similarity')
-            logits = torch.nan_to_num(sim.detach().float())
-            eye = torch.eye(batch_size, dtype=torch.bool, device=device)
-            weights = logits.masked_fill(eye, float('-inf')).softmax(dim=1)
-        picked = []
-        for i in range(batch_size):
-            if weights is not None:
-                j = int(torch.multinomial(weights[i], 1, generator=generator))
-            else:
-                j = i
-                while j == i:  # rejection: redraw until another clip
-                    j = int(torch.randint(batch_size, (1, ),
-                                          generator=generator,
-                                          device=device))
-            picked.append(j)
-        return torch.tensor(picked, dtype=torch.long, device=device)
+        eye = torch.eye(batch_size, dtype=torch.bool, device=sim.device)
+        return logits.masked_fill(eye, float('-inf')).softmax(dim=1)
 
     def loss_without_negatives(self, pos_feat: torch.Tensor
                                ) -> Dict[str, torch.Tensor]:

@@ -6,6 +6,7 @@ from mmengine.registry import init_default_scope
 import simvtp  # noqa: F401
 from simvtp.models.layers.tokens import gather_visible
 from simvtp.registry import MODELS
+from tests.tiny_model import build_tiny
 
 B, T, S, P = 4, 4, 32, 16  # clips, frames, pixels, patch
 N = (T // 2) * (S // P) ** 2  # 8 tubes
@@ -13,21 +14,8 @@ VOCAB = 40
 
 
 def build(**kwargs):
-    init_default_scope('simvtp')
-    cfg = dict(
-        type='SimVTP',
-        backbone=dict(type='UnifiedViT',
-                      arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                                mlp_ratio=2),
-                      img_size=S, patch_size=P, num_frames=T,
-                      vocab_size=VOCAB, max_text_len=16),
-        video_decoder=dict(type='VideoMAEDecoder', embed_dims=16, depth=1,
-                           num_heads=1),
-        vtc_head=dict(type='VTCHead', learnable_temperature=True))
-    cfg.update(kwargs)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model
+    return build_tiny(seed=None, vocab=VOCAB, size=S, patch=P, frames=T,
+                      **kwargs)
 
 
 def make_batch(seed=0, lengths=(6, 5, 4, 6), pad_to=None):
@@ -90,15 +78,18 @@ def test_unknown_objective_names_the_key():
 
 @pytest.mark.parametrize('drop_masked_text', [False, True])
 def test_vtm_positive_reuse_equals_reencoding(drop_masked_text):
-    """The paper's reuse of joint features equals the reference's 2B pass;
-    with drop_masked_text the negatives hide the [MASK] keys as the
-    positives do (otherwise VTM could tell pairs apart by attention)."""
+    """The paper's reuse of joint features (SimVTP) equals the reference's
+    2B pass (ReferenceFlowSimVTP); with drop_masked_text the negatives hide
+    the [MASK] keys as the positives do (otherwise VTM could tell pairs
+    apart by attention)."""
     torch.manual_seed(0)
-    reuse = build(vtm_reuse_positives=True,
-                  drop_masked_text=drop_masked_text).eval()
-    again = build(vtm_reuse_positives=False,
+    reuse = build(drop_masked_text=drop_masked_text).eval()
+    again = build(type='ReferenceFlowSimVTP',
                   drop_masked_text=drop_masked_text).eval()
     again.load_state_dict(reuse.state_dict())
+    negatives = torch.tensor([2, 0, 3, 1])
+    reuse.vtm_head.sample_negatives = lambda *a, **k: negatives
+    again.sample_negatives_loop = lambda *a, **k: negatives
     batch = make_batch()
     a, b = losses_of(reuse, batch), losses_of(again, batch)
     for key in a:
@@ -167,19 +158,21 @@ def test_drop_masked_text_equals_removing_masked_tokens():
     bb = model.backbone
     vis = gather_visible(bb.embed_video(inputs['video']), inputs['video_mask'])
     text = bb.embed_text(inputs['input_ids'])
-    v_out, t_out = bb.encode(vis, text, model._encoder_text_mask(inputs))
+    v_out, t_out = bb.encode(vis, text, model._text_keys(inputs, True))
     keep = inputs['mlm_labels'][0] == -100  # same positions in every sample
     v_ref, t_ref = bb.encode(vis, text[:, keep])
     torch.testing.assert_close(v_out, v_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(t_out[:, keep], t_ref, rtol=1e-5, atol=1e-5)
     losses = model(**data, mode='loss')
     total(losses).backward()
-    assert model.text_mask_token.grad.abs().sum() > 0
+    assert model.text_decoder.mask_token.grad.abs().sum() > 0
 
 
 def test_shared_decoder_option():
     model = build(shared_decoder=dict(type='SharedVideoTextDecoder',
-                                      embed_dims=16, depth=1, num_heads=1))
+                                      in_dims=32, vocab_size=VOCAB,
+                                      patch_size=P, embed_dims=16, depth=1,
+                                      num_heads=1))
     assert model.video_decoder is None and model.shared_decoder is not None
     losses = losses_of(model, make_batch())
     total(losses).backward()
@@ -245,16 +238,16 @@ def test_predict_matches_training_inputs_with_drop_masked_text():
     full = torch.zeros(B, 6, 32)
     full[:, keep] = t_ref
     pos = bb.text_embeddings.position_embeddings.weight[:6]
-    full[:, ~keep] = (model.text_mask_token + pos[None])[:, ~keep]
+    full[:, ~keep] = (model.text_decoder.mask_token + pos[None])[:, ~keep]
     expected = model.text_decoder(full).argmax(-1)
     for i in range(B):
         got = out[i].pred_ids
         assert torch.equal(got[~keep], expected[i, ~keep])
 
 
-@pytest.mark.parametrize('reuse', [True, False])
-def test_vtm_batch_of_one_gives_zero_loss_attached_to_the_graph(reuse):
-    model = build(vtm_reuse_positives=reuse)
+@pytest.mark.parametrize('kind', ['SimVTP', 'ReferenceFlowSimVTP'])
+def test_vtm_batch_of_one_gives_zero_loss_attached_to_the_graph(kind):
+    model = build(type=kind)
     batch = make_batch()
     batch['inputs'] = batch['inputs'][:1]
     losses = losses_of(model, batch)
@@ -264,7 +257,33 @@ def test_vtm_batch_of_one_gives_zero_loss_attached_to_the_graph(reuse):
 
 
 def test_hard_vtm_negatives_need_vtc():
-    with pytest.raises(ValueError, match=r"negative='hard' draws negatives "
-                       r"from the VTC similarities"):
+    with pytest.raises(ValueError, match=r"negative='hard' needs the VTC "
+                       r"similarities"):
         build(objectives=('msm', 'vtm'),
               vtm_head=dict(type='VTMHead', negative='hard'))
+
+
+def test_options_of_earlier_versions_name_their_new_place():
+    with pytest.raises(TypeError, match=r'model\.skip_text_padding: now '
+                       r'model\.backbone\.skip_padding'):
+        build(skip_text_padding=True)
+    with pytest.raises(TypeError, match='ReferenceFlowSimVTP'):
+        build(vtm_reuse_positives=False)
+
+
+def test_geometry_mismatch_names_the_keys():
+    with pytest.raises(ValueError, match=r'(?s)model\.video_decoder\.in_dims'
+                       r'=64 differs.*model\.vtm_head\.embed_dims=64'):
+        build(video_decoder=dict(in_dims=64), vtm_head=dict(embed_dims=64))
+    with pytest.raises(ValueError, match=r'drop_masked_text=True needs '
+                       r'model\.text_decoder\.mask_token=True'):
+        build(drop_masked_text=True, text_decoder=dict(mask_token=False))
+
+
+def test_old_text_mask_token_key_loads_into_the_text_decoder():
+    model = build(drop_masked_text=True)
+    state = model.state_dict()
+    state['text_mask_token'] = state.pop('text_decoder.mask_token') + 1
+    model.load_state_dict(state, strict=True)
+    torch.testing.assert_close(model.text_decoder.mask_token,
+                               state['text_mask_token'])

@@ -1,18 +1,17 @@
-"""The baseline switches and the speed options of SimVTP."""
+"""The reference flow and the speed paths of SimVTP: same losses and
+gradients, less work."""
 import pytest
 import torch
 
 from simvtp.models.backbones import UnifiedViT
-from simvtp.models.heads import VTMHead
 from simvtp.models.layers.tokens import gather_visible, visible_index
 from .common import B, N, build, inputs_of, total
 
-BASELINE = dict(vtm_reuse_positives=False, share_video_embedding=False,
-                backbone=dict(attn_impl='math'),
-                video_decoder=dict(attn_impl='math'),
-                vtm_head=dict(type='VTMHead', sampling='loop'))
-FAST = dict(embed_visible_only=True, skip_text_padding=True,
-            backbone=dict(attn_impl='auto'),
+#: the reference's flow with its arithmetic (benchmark_train's baseline)
+BASELINE = dict(type='ReferenceFlowSimVTP', backbone=dict(attn_impl='math'),
+                video_decoder=dict(attn_impl='math'))
+#: benchmark_train's optimised backbone options
+FAST = dict(backbone=dict(skip_padding=True, attn_impl='auto'),
             video_decoder=dict(attn_impl='auto'))
 
 
@@ -20,9 +19,10 @@ def losses_and_grads(model, inputs, negatives):
     model.eval()
     model.zero_grad(set_to_none=True)
     model.vtm_head.sample_negatives = lambda *a, **k: negatives.clone()
+    model.sample_negatives_loop = lambda *a, **k: negatives.clone()
     losses = model(inputs, mode='loss')
     total(losses).backward()
-    del model.vtm_head.sample_negatives
+    del model.vtm_head.sample_negatives, model.sample_negatives_loop
     grads = {n: p.grad.clone() for n, p in model.named_parameters()
              if p.grad is not None}
     return {k: v.detach() for k, v in losses.items()}, grads
@@ -39,33 +39,35 @@ def assert_same(a, b, rtol=1e-4, atol=1e-6):
 NEGATIVES = torch.tensor([2, 0, 3, 1])
 
 
-@pytest.mark.parametrize('switch', [
-    dict(share_video_embedding=False), dict(embed_visible_only=True),
-    dict(skip_text_padding=True), dict(backbone=dict(attn_impl='auto')),
-    BASELINE, FAST])
-def test_switch_keeps_losses_and_gradients(switch):
+@pytest.mark.parametrize('variant', [
+    dict(type='ReferenceFlowSimVTP'), dict(backbone=dict(skip_padding=True)),
+    dict(backbone=dict(attn_impl='auto')), BASELINE, FAST])
+def test_variant_keeps_losses_and_gradients(variant):
     ref = build()
-    other = build(**switch)
+    other = build(**variant)
     other.load_state_dict(ref.state_dict())
     inputs = inputs_of(ref)
     assert_same(losses_and_grads(ref, inputs, NEGATIVES),
                 losses_and_grads(other, inputs, NEGATIVES))
 
 
-def test_baseline_reembeds_the_clip_per_pass(monkeypatch):
+def test_reference_flow_reembeds_the_clip_per_pass(monkeypatch):
     calls = {}
-    for share in (True, False):
-        model = build(share_video_embedding=share)
-        count = [0]
-        original = model.backbone.embed_video
+    for kind in ('SimVTP', 'ReferenceFlowSimVTP'):
+        model = build(type=kind)
+        count = {'full': 0, 'visible': 0}
+        for name, key in (('embed_video', 'full'),
+                          ('embed_video_visible', 'visible')):
+            original = getattr(model.backbone, name)
 
-        def counting(video, _orig=original, _count=count):
-            _count[0] += 1
-            return _orig(video)
-        monkeypatch.setattr(model.backbone, 'embed_video', counting)
+            def counting(*args, _orig=original, _key=key, **kwargs):
+                count[_key] += 1
+                return _orig(*args, **kwargs)
+            monkeypatch.setattr(model.backbone, name, counting)
         model(inputs_of(model), mode='loss')
-        calls[share] = count[0]
-    assert calls == {True: 1, False: 3}  # joint, VTC video, VTM
+        calls[kind] = count
+    assert calls == {'SimVTP': {'full': 0, 'visible': 1},
+                     'ReferenceFlowSimVTP': {'full': 3, 'visible': 0}}
 
 
 # ------------------------------------------------------ visible embedding
@@ -140,32 +142,31 @@ def test_skip_padding_equals_padded_encoding(with_cp):
 
 
 def test_skip_padding_with_drop_path_trains_and_needs_mean_pooling():
-    model = build(skip_text_padding=True,
-                  backbone=dict(drop_path_rate=0.5)).train()
+    model = build(backbone=dict(skip_padding=True,
+                                drop_path_rate=0.5)).train()
     losses = model(inputs_of(model), mode='loss')
     total(losses).backward()
     assert torch.isfinite(total(losses))
-    with pytest.raises(ValueError, match='skip_text_padding'):
-        build(skip_text_padding=True, pooling='mean_with_padding')
+    with pytest.raises(ValueError, match='skip_padding=True needs'):
+        build(backbone=dict(skip_padding=True), pooling='mean_with_padding')
 
 
 # ---------------------------------------------------------- loop sampling
 def test_loop_sampling_draws_valid_negatives():
-    head = VTMHead(embed_dims=8, sampling='loop')
-    g = torch.Generator().manual_seed(0)
-    draws = torch.stack([head.sample_negatives(5, generator=g)
+    model = build(type='ReferenceFlowSimVTP')
+    torch.manual_seed(0)
+    draws = torch.stack([model.sample_negatives_loop(5)
                          for _ in range(300)])
     assert draws.dtype == torch.long and draws.shape == (300, 5)
     assert (draws != torch.arange(5)).all()
     for i in range(5):  # every other clip is drawn
         assert set(draws[:, i].tolist()) == set(range(5)) - {i}
-    assert head.sample_negatives(2).tolist() == [1, 0]
-    hard = VTMHead(embed_dims=8, negative='hard', sampling='loop')
+    assert model.sample_negatives_loop(2).tolist() == [1, 0]
+    hard = build(type='ReferenceFlowSimVTP',
+                 vtm_head=dict(negative='hard'))
     sim = torch.full((4, 4), -30.0)
     sim[torch.arange(4), (torch.arange(4) + 1) % 4] = 30.0
-    assert hard.sample_negatives(4, sim).tolist() == [1, 2, 3, 0]
-    with pytest.raises(ValueError, match='sampling'):
-        VTMHead(sampling='python')
+    assert hard.sample_negatives_loop(4, sim).tolist() == [1, 2, 3, 0]
 
 
 # -------------------------------------------------------- decoder masking
@@ -200,6 +201,7 @@ def test_decoder_keep_ratio_decodes_a_random_subset_of_hidden_tubes():
 def test_decoder_keep_ratio_with_shared_decoder_and_validation():
     model = build(decoder_keep_ratio=0.25,
                   shared_decoder=dict(type='SharedVideoTextDecoder',
+                                      in_dims=32, vocab_size=40, patch_size=8,
                                       embed_dims=16, depth=1, num_heads=1))
     losses = model(inputs_of(model), mode='loss')
     assert torch.isfinite(total(losses))

@@ -1,4 +1,5 @@
-"""Analytic FLOPs of one SimVTP training step, from shapes alone.
+"""Analytic FLOPs of one SimVTP training step, from shapes alone
+(``benchmark_train.py``'s model of the work; imported by path).
 
 Conventions (what every benchmark table of this package reports):
 
@@ -107,22 +108,18 @@ class StepShapes:
 
 
 def simvtp_step_flops(shapes: StepShapes,
-                      share_video_embedding: bool = True,
-                      vtm_reuse_positives: bool = True,
-                      embed_visible_only: bool = False,
+                      reference_flow: bool = False,
                       skip_text_padding: bool = False,
                       training: bool = True) -> Dict[str, int]:
     """FLOPs per clip of one step, by part (see the module docstring).
 
     Args:
         shapes: the step's shapes.
-        share_video_embedding: one cube embedding per clip (True) or one per
-            pass that reads video (False, the reference: joint, VTC video,
-            VTM).
-        vtm_reuse_positives: VTM encodes only the ``B`` negatives (True) or
-            the positives again with them (False, ``2B`` sequences).
-        embed_visible_only: the embedding matmul covers the visible tubes
-            only.
+        reference_flow: the flow of ``ReferenceFlowSimVTP`` (the whole clip
+            cube-embedded for each pass that reads video: joint, VTC video,
+            VTM; VTM encodes the ``B`` positives again with the negatives,
+            ``2B`` sequences) instead of ``SimVTP``'s (the visible tubes
+            embedded once; VTM encodes the ``B`` negatives only).
         skip_text_padding: the encoder passes project only real tokens
             (attention still spans the padded length).
         training: forward + backward (default) or forward only.
@@ -137,11 +134,11 @@ def simvtp_step_flops(shapes: StepShapes,
         else s.text_tokens
     joint = transformer_flops(nv + seq_l, d, s.depth, s.mlp_ratio,
                               nv + real_l)
-    need_joint = 'msm' in obj or ('vtm' in obj and vtm_reuse_positives)
+    need_joint = 'msm' in obj or ('vtm' in obj and not reference_flow)
     video_passes = int(need_joint) + int('vtc' in obj) + int('vtm' in obj)
-    embed_tubes = nv if embed_visible_only else s.num_tubes
-    embed = matmul_flops(embed_tubes, d, s.tube_dims)
-    embeds = 1 if share_video_embedding else video_passes
+    embed = matmul_flops(s.num_tubes if reference_flow else nv, d,
+                         s.tube_dims)
+    embeds = video_passes if reference_flow else 1
 
     parts = OrderedDict((k, 0) for k in PARTS)
     parts['cube_embedding'] = embeds * embed
@@ -153,7 +150,7 @@ def simvtp_step_flops(shapes: StepShapes,
                                                    s.mlp_ratio, real_l)
     heads = 0
     if 'vtm' in obj:
-        parts['vtm_pass'] = joint * (1 if vtm_reuse_positives else 2)
+        parts['vtm_pass'] = joint * (2 if reference_flow else 1)
         heads += 2 * matmul_flops(1, 2, d)  # one positive + one negative
     if 'vtc' in obj:
         width = s.vtc_proj_dims or d
@@ -225,7 +222,7 @@ def shapes_from_model(model, inputs: dict,
     world = 1
     vtc = getattr(model, 'vtc_head', None)
     if vtc is not None and getattr(vtc, 'gather', False):
-        from ..models.utils import get_rank_and_world
+        from simvtp.models.utils import get_rank_and_world
         world = get_rank_and_world()[1]
     proj = getattr(vtc, 'proj_dims', None) or 0
     return StepShapes(

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 
 pytest.importorskip('av')
 
-from simvtp.datasets.h264 import reencode, scaled_size, write_h264  # noqa
+from simvtp.utils.video_encoding import reencode, scaled_size, write_h264  # noqa
 from simvtp.registry import TRANSFORMS  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
