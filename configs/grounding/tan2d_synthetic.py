@@ -21,8 +21,8 @@ synthetic_data = dict(root='data/synthetic', num_train=2000, num_val=128,
                       num_test=256, num_frames=32, fps=10, size=112, seed=0)
 tokenizer = 'data/synthetic/tokenizer'
 data_root = 'data/synthetic_grounding'
-synthetic_grounding_data = dict(root=data_root, num_train=400, num_val=80,
-                                num_test=160, fps=10, size=112, seed=0)
+synthetic_grounding_data = dict(root=data_root, num_train=300, num_val=60,
+                                num_test=120, fps=10, size=112, seed=0)
 encoder_config = 'configs/simvtp/pretrain_synthetic.py'
 pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_14.pth}}'
 feature_file = data_root + '/features/simvtp_pretrained.hdf5'

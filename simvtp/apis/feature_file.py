@@ -298,7 +298,7 @@ def extract_to_hdf5(extractor,
         failed=[(id, path, reason)] (all ranks, on rank 0), total=ids in
         out)``.
     """
-    import h5py  # noqa: F401  (fail early when missing)
+    import h5py
     from tqdm import tqdm
     inner = check_layout(layout)
     env_rank, env_world = _dist_env()
@@ -358,7 +358,11 @@ def extract_to_hdf5(extractor,
         barrier.wait()  # every rank's chunks are committed
         result = dict(done=extracted, skipped=skipped, failed=failures)
         if rank == 0:
-            total, duplicates = _merge(out, parts, params, meta, layout)
+            if _chunk_files(parts) or not osp.isfile(out):
+                total, duplicates = _merge(out, parts, params, meta, layout)
+            else:  # nothing new: keep the file as it is
+                with h5py.File(out, 'r') as f:
+                    total, duplicates = len(feature_keys(f, layout)), 0
             result['failed'] = _write_failures(out, parts)
             shutil.rmtree(parts, ignore_errors=True)
             result.update(total=total, duplicates=duplicates)
