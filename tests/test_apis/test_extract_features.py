@@ -1,5 +1,6 @@
 """Feature extraction into HDF5: 2D-TAN's layouts, resume after a kill,
 ranks, broken videos, the command line."""
+import hashlib
 import multiprocessing as mp
 import os
 import signal
@@ -14,7 +15,8 @@ from mmengine.config import Config
 
 import simvtp  # noqa: F401
 from simvtp.apis import (FeatureFileError, VideoFeatureExtractor,
-                         extract_to_hdf5, init_model, read_video_list)
+                         ensure_features, extract_to_hdf5, init_model,
+                         read_video_list)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -111,6 +113,41 @@ def test_resume_refuses_other_parameters(tmp_path):
                                 feature_dim=3)
     with pytest.raises(FeatureFileError, match='clip_len: file 4 vs now 8'):
         extract_to_hdf5(other, videos(3), out, progress=False)
+
+
+def test_resume_refuses_features_of_another_checkpoint(tmp_path):
+    ckpt = tmp_path / 'epoch_5.pth'
+    ckpt.write_bytes(b'weights of epoch 5')
+    out = str(tmp_path / 'feats.hdf5')
+    extract_to_hdf5(FakeExtractor(), videos(2), out, progress=False,
+                    meta=dict(checkpoint=str(ckpt)))
+    with h5py.File(out, 'r') as f:
+        assert f.attrs['checkpoint_sha256'] == hashlib.sha256(
+            b'weights of epoch 5').hexdigest()
+    # the same path re-written by a longer pre-training run
+    ckpt.write_bytes(b'weights of epoch 14')
+    with pytest.raises(FeatureFileError, match='checkpoint_sha256: file'):
+        extract_to_hdf5(FakeExtractor(), videos(3), out, progress=False,
+                        meta=dict(checkpoint=str(ckpt)))
+
+
+def test_complete_file_is_reused_only_with_the_same_settings(tmp_path):
+    out = str(tmp_path / 'feats.hdf5')
+    listing = tmp_path / 'videos.txt'
+    listing.write_text(''.join(f'{p}\t{v}\n' for v, p in videos(3)))
+    extract_to_hdf5(FakeExtractor(), videos(3), out, progress=False,
+                    meta=dict(checkpoint=None, seed=0))
+    spec = dict(config='never built.py', checkpoint=None, seed=0,
+                video_list=str(listing), out=out, clip_len=4,
+                frame_interval=2, stride=8)
+    # complete and extracted this way: nothing to do (no model is built)
+    assert ensure_features(spec) == dict(total=3, skipped=3, done=0,
+                                         failed=[])
+    with pytest.raises(FeatureFileError, match=r"none \(seed 0\)' vs now "
+                       r"'none \(seed 1\)'"):
+        ensure_features(dict(spec, seed=1))
+    with pytest.raises(FeatureFileError, match='stride: file 8 vs now 16'):
+        ensure_features(dict(spec, stride=None, clip_len=8))
 
 
 def test_broken_videos_are_listed_not_fatal(tmp_path):
