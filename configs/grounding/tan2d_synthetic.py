@@ -66,7 +66,7 @@ test_dataloader = dict(
     loader, batch_size=64,
     dataset=dict(dataset, ann_file=data_root + '/annotations/test.json'))
 
-max_epochs = 8
+max_epochs = 30
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-5,
