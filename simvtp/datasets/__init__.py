@@ -1,5 +1,8 @@
 from . import transforms  # noqa: F401
 from .broken_sample_guard import BrokenSampleGuard, is_data_error
+from .grounding import (ActivityNetCaptionsGroundingDataset,
+                        CharadesSTAGroundingDataset, TACoSGroundingDataset,
+                        TemporalGroundingDataset)
 from .msrvtt import MSRVTTDataset
 from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
@@ -9,4 +12,7 @@ from .webvid_shards import WebVidShardDataset
 
 __all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
            'MSRVTTDataset', 'VideoTextPairDataset', 'WebVidDataset',
-           'WebVidShardDataset', 'is_data_error', 'load_tokenizer']
+           'WebVidShardDataset', 'is_data_error', 'load_tokenizer',
+           'ActivityNetCaptionsGroundingDataset',
+           'CharadesSTAGroundingDataset', 'TACoSGroundingDataset',
+           'TemporalGroundingDataset']

@@ -1,1 +1,2 @@
-from .metrics import VideoTextRetrievalMetric  # noqa: F401
+from .metrics import (TemporalGroundingMetric,  # noqa: F401
+                      VideoTextRetrievalMetric)

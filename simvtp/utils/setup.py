@@ -31,7 +31,12 @@ def prepare_runtime(cfg: Config) -> Config:
       without ``device_ids`` (a CPU module cannot take them); accelerators
       (CUDA, NPU, MLU, MUSA) keep the config's backend.
     * A config with ``synthetic_data=dict(root=..., ...)`` gets its embedded
-      dataset generated when absent (rank 0 generates, the others wait).
+      dataset generated when absent (rank 0 generates, the others wait);
+      likewise ``synthetic_grounding_data`` (long videos with timed events).
+    * A config with ``feature_extraction=dict(...)`` gets its clip features
+      extracted (resumable, all ranks share the work) unless the feature
+      file already holds every listed video
+      (:func:`simvtp.apis.ensure_features`).
     * The config is validated (:func:`simvtp.utils.config_check.
       validate_config`) before the Runner builds anything; a bad value
       raises a ``ConfigError`` naming its key.
@@ -47,6 +52,14 @@ def prepare_runtime(cfg: Config) -> Config:
     synthetic = cfg.get('synthetic_data')
     if synthetic:
         ensure_synthetic_data(dict(synthetic))
+    grounding = cfg.get('synthetic_grounding_data')
+    if grounding:
+        from simvtp.datasets.synthetic import generate_grounding_dataset
+        ensure_synthetic_data(dict(grounding), generate_grounding_dataset)
+    extraction = cfg.get('feature_extraction')
+    if extraction:
+        from simvtp.apis.feature_file import ensure_features
+        ensure_features(dict(extraction))
     from .config_check import validate_config  # after the data exists
     validate_config(cfg)
     return cfg
@@ -64,17 +77,27 @@ def add_default_hooks(cfg: Config, hooks) -> Config:
     return cfg
 
 
-def ensure_synthetic_data(spec: dict, timeout: float = 3600) -> dict:
-    """Generate the synthetic dataset described by ``spec`` if needed."""
-    from simvtp.datasets.synthetic import generate_synthetic_dataset
+def ensure_synthetic_data(spec: dict, generate=None,
+                          timeout: float = 3600) -> dict:
+    """Generate the synthetic dataset described by ``spec`` if needed.
+
+    ``generate`` defaults to :func:`~simvtp.datasets.synthetic.
+    generate_synthetic_dataset`; any idempotent generator that writes
+    ``root/meta.json`` last works.
+    """
+    if generate is None:
+        from simvtp.datasets.synthetic import generate_synthetic_dataset
+        generate = generate_synthetic_dataset
     rank = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0)))
     meta = os.path.join(spec['root'], 'meta.json')
     if rank == 0:
-        return generate_synthetic_dataset(**spec)
+        return generate(**spec)
+    from simvtp.datasets.synthetic import read_meta
     start = time.time()
-    while not os.path.isfile(meta):  # rank 0 writes meta.json last
+    # rank 0 writes meta.json with "complete": false first, true last
+    while not (read_meta(spec['root']) or {}).get('complete'):
         if time.time() - start > timeout:
             raise TimeoutError(f'waited {timeout:.0f}s for rank 0 to write '
                                f'{meta}')
         time.sleep(2)
-    return generate_synthetic_dataset(**spec, progress=False)
+    return generate(**spec, progress=False)

@@ -160,28 +160,29 @@ def read_meta(root: str) -> Optional[dict]:
     return meta if isinstance(meta, dict) else None
 
 
-def _is_ours(meta: Optional[dict]) -> bool:
-    return isinstance(meta, dict) and all(k in meta for k in PARAM_KEYS)
+def _is_ours(meta: Optional[dict], param_keys=PARAM_KEYS) -> bool:
+    return isinstance(meta, dict) and all(k in meta for k in param_keys)
 
 
-def is_complete(meta: Optional[dict], params: dict) -> bool:
+def is_complete(meta: Optional[dict], params: dict,
+                param_keys=PARAM_KEYS) -> bool:
     """Whether ``meta`` describes a finished dataset with these parameters."""
     return bool(meta) and meta.get('complete') is True and all(
-        meta.get(k) == params[k] for k in PARAM_KEYS)
+        meta.get(k) == params[k] for k in param_keys)
 
 
-def _clear_root(root: str) -> None:
+def _clear_root(root: str, owned=OWNED, param_keys=PARAM_KEYS) -> None:
     """Remove what a previous (different or unfinished) run left."""
-    if not _is_ours(read_meta(root)):
+    if not _is_ours(read_meta(root), param_keys):
         # Not a folder we wrote (or its meta.json was broken): refuse to
         # delete or mix with files we did not write.
-        leftovers = [n for n in OWNED[:-1] if osp.isdir(osp.join(root, n))
+        leftovers = [n for n in owned[:-1] if osp.isdir(osp.join(root, n))
                      and os.listdir(osp.join(root, n))]
         if leftovers:
             raise FileExistsError(
                 f'{root} already holds {leftovers} but no synthetic-dataset '
                 'meta.json; choose an empty root or delete them')
-    for name in OWNED:
+    for name in owned:
         path = osp.join(root, name)
         if osp.isdir(path):
             shutil.rmtree(path)
@@ -272,10 +273,10 @@ def generate_synthetic_dataset(root: str, num_train: int = 2000,
     return meta
 
 
-def _run_tasks(tasks: list, workers: int):
-    """Yield the results of :func:`_render_chunk` as chunks finish."""
+def _run_tasks(tasks: list, workers: int, fn=_render_chunk):
+    """Yield ``fn(task)`` (default :func:`_render_chunk`) as tasks finish."""
     if workers == 1:
-        yield from map(_render_chunk, tasks)
+        yield from map(fn, tasks)
         return
     # fork where available: workers inherit the imported modules instead of
     # re-importing simvtp (and mmaction) in every process.
@@ -289,6 +290,6 @@ def _run_tasks(tasks: list, workers: int):
         with get_context(method).Pool(workers,
                                       initializer=_init_worker) as pool:
             # Leaving the with-block (also on error or Ctrl-C) terminates it.
-            yield from pool.imap_unordered(_render_chunk, tasks)
+            yield from pool.imap_unordered(fn, tasks)
     finally:
         cv2.setNumThreads(threads)

@@ -1,5 +1,6 @@
 
 from .formatting import PackVideoTextInputs  # noqa: F401
+from .grounding import PackGroundingInputs  # noqa: F401
 from .text import TokenizeText  # noqa: F401
 from .masking import TextMasking, TubeMasking  # noqa: F401
 from .loading import DecordInitBytes  # noqa: F401

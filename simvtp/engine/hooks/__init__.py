@@ -11,3 +11,5 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401,E402
 __all__ += ['AtomicCheckpointHook']
 from .stream_resume_hook import StreamResumeHook  # noqa: F401,E402
 __all__ += ['StreamResumeHook']
+from .best_checkpoint_hook import LoadBestCheckpointHook  # noqa: F401,E402
+__all__ += ['LoadBestCheckpointHook']
