@@ -18,6 +18,8 @@ from simvtp.apis import (FeatureFileError, VideoFeatureExtractor,
                          ensure_features, extract_to_hdf5, init_model,
                          read_video_list)
 
+from tests.tiny_model import tiny_simvtp_cfg
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 FORK = mp.get_context('fork')
@@ -201,12 +203,10 @@ def test_command_line_extracts_a_folder(tmp_path, video_factory):
     for name in ('a', 'b'):
         video_factory(f'{name}.mp4', num_frames=18, size=(48, 64))
     cfg = tmp_path / 'tiny.py'
-    cfg.write_text(
-        "default_scope = 'simvtp'\n"
-        "model = dict(type='SimVTP', objectives=('vtc', ), backbone=dict("
-        "type='UnifiedViT', arch=dict(embed_dims=8, num_layers=1, "
-        "num_heads=2), img_size=16, patch_size=8, num_frames=4, "
-        "vocab_size=30, max_text_len=12))\n")
+    model_cfg = tiny_simvtp_cfg(dims=8, layers=1, heads=2, size=16, patch=8,
+                                frames=4, vocab=30, max_text_len=12,
+                                objectives=('vtc', ))
+    cfg.write_text(f"default_scope = 'simvtp'\nmodel = {model_cfg!r}\n")
     sys.path.insert(0, os.path.join(REPO, 'tools', 'analysis_tools'))
     try:
         import extract_features

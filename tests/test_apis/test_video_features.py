@@ -10,11 +10,11 @@ import simvtp  # noqa: F401
 from simvtp.apis import (CheckpointMismatchError, VideoFeatureExtractor,
                          VideoReadError, dense_clip_indices, init_model)
 
-TINY = dict(type='SimVTP', objectives=('vtc', ),
-            backbone=dict(type='UnifiedViT',
-                          arch=dict(embed_dims=16, num_layers=2, num_heads=2),
-                          img_size=16, patch_size=8, num_frames=4,
-                          vocab_size=30, max_text_len=12))
+from tests.tiny_model import tiny_simvtp_cfg
+
+TINY = tiny_simvtp_cfg(dims=16, layers=2, heads=2, size=16, patch=8,
+                       frames=4, vocab=30, max_text_len=12,
+                       objectives=('vtc', ))
 
 
 def tiny_config():
