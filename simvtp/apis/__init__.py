@@ -15,7 +15,7 @@ from .feature_file import (LAYOUTS, FeatureFileError, ensure_features,
 from .encode import (EncodedVideos, VideoTextEncoder, encode_texts,
                      encode_videos, model_fingerprint, similarity)
 from .inference import CheckpointMismatchError, init_model, load_weights
-from .inference_pipeline import InferencePipeline, test_pipeline_of
+from .inference_pipeline import InferencePipeline, eval_pipeline_of
 from .search_index import IndexFileError, SearchIndex
 from .searcher import SearchHit, VideoTextSearcher, retrieval_figures
 from .video_sources import list_videos, read_annotated_videos
@@ -31,6 +31,6 @@ __all__ = [
     'feature_keys', 'read_features', 'read_video_list',
     'encode_videos', 'encode_texts', 'similarity', 'VideoTextEncoder',
     'EncodedVideos', 'model_fingerprint', 'InferencePipeline',
-    'test_pipeline_of', 'SearchIndex', 'IndexFileError', 'VideoTextSearcher',
+    'eval_pipeline_of', 'SearchIndex', 'IndexFileError', 'VideoTextSearcher',
     'SearchHit', 'retrieval_figures', 'list_videos', 'read_annotated_videos'
 ]

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .inference_pipeline import InferencePipeline, VideoInput, \
-    test_pipeline_of
+    eval_pipeline_of
 
 __all__ = ['VideoTextEncoder', 'EncodedVideos', 'encode_videos',
            'encode_texts', 'similarity', 'model_fingerprint']
@@ -81,7 +81,7 @@ class VideoTextEncoder:
         model: a model built by :func:`simvtp.apis.init_model` (it carries
             its config as ``model.cfg``), see the module docstring.
         pipeline: the evaluation pipeline; default: the config's
-            (:func:`~simvtp.apis.inference_pipeline.test_pipeline_of`).
+            (:func:`~simvtp.apis.inference_pipeline.eval_pipeline_of`).
         num_clips: temporal views per video (overrides the sampling step's
             ``num_clips``); None keeps the config's.
         batch_size: videos per forward pass; captions go
@@ -106,7 +106,7 @@ class VideoTextEncoder:
                 raise ValueError('the model carries no config (model.cfg); '
                                  'build it with simvtp.apis.init_model or '
                                  'pass pipeline=')
-            pipeline = test_pipeline_of(cfg)
+            pipeline = eval_pipeline_of(cfg)
         self.model = model
         self.pipeline = InferencePipeline(pipeline, num_clips=num_clips)
         self.batch_size = int(batch_size)

@@ -27,7 +27,7 @@ from mmengine.config import Config
 
 from ..registry import TRANSFORMS
 
-__all__ = ['InferencePipeline', 'test_pipeline_of', 'VideoInput']
+__all__ = ['InferencePipeline', 'eval_pipeline_of', 'VideoInput']
 
 #: what a video can be handed as (see the module docstring)
 VideoInput = Union[str, np.ndarray, torch.Tensor]
@@ -44,7 +44,7 @@ def _type_name(step: dict) -> str:
     return name.split('.')[-1]
 
 
-def test_pipeline_of(cfg: Config) -> List[dict]:
+def eval_pipeline_of(cfg: Config) -> List[dict]:
     """The evaluation pipeline of ``cfg``.
 
     Looks at ``test_dataloader.dataset`` (descending through wrappers that
@@ -72,7 +72,7 @@ class InferencePipeline:
 
     Args:
         pipeline: the evaluation pipeline (list of transform configs), e.g.
-            :func:`test_pipeline_of`. It must contain a decoding step (a
+            :func:`eval_pipeline_of`. It must contain a decoding step (a
             type ending in ``Decode``) and a ``FormatShape`` step.
         num_clips: overrides ``num_clips`` of the sampling step: ``S``
             temporal views per video (features are averaged over views).

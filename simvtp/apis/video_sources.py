@@ -17,7 +17,8 @@ from mmengine.config import Config
 
 from .feature_file import VIDEO_EXTENSIONS, read_video_list
 
-__all__ = ['list_videos', 'read_annotated_videos', 'ANNOTATION_EXTENSIONS']
+__all__ = ['list_videos', 'read_annotated_videos', 'annotated_video_ids',
+           'ANNOTATION_EXTENSIONS']
 
 ANNOTATION_EXTENSIONS = ('.json', '.csv')
 
@@ -92,3 +93,25 @@ def list_videos(source: str, cfg: Optional[Config] = None) -> List[str]:
         return read_annotated_videos(cfg, source)[0]
     return [path for _, path in read_video_list(source, key='name')]
 
+
+
+def annotated_video_ids(cfg: Config, ann_file: str, key: str = 'stem'
+                        ) -> List[Tuple[str, str]]:
+    """``[(video_id, path)]`` of an annotation file's videos, ids made as
+    :func:`~simvtp.apis.feature_file.read_video_list` makes them (file
+    name without (``'stem'``) or with (``'name'``) its extension).
+
+    Raises:
+        ValueError: naming two videos that would get the same id.
+    """
+    out, seen = [], {}
+    for path in read_annotated_videos(cfg, ann_file)[0]:
+        name = osp.basename(path)
+        vid = osp.splitext(name)[0] if key == 'stem' else name
+        if vid in seen:
+            raise ValueError(f'{ann_file}: videos {seen[vid]} and {path} '
+                             f'get the same id {vid!r}; use --key name or '
+                             'a list file with explicit ids')
+        seen[vid] = path
+        out.append((vid, path))
+    return out
