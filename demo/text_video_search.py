@@ -109,13 +109,17 @@ def main(argv=None) -> int:
     for i, (query, hits) in enumerate(zip(args.query, results)):
         print(f'\nquery: "{query}"')
         for hit in hits:
-            print(f'{hit.rank:3d}  {hit.score:+.4f}  {hit.video}')
+            caps = searcher.captions_of(hit)
+            print(f'{hit.rank:3d}  {hit.score:+.4f}  {hit.video}'
+                  + (f'  ("{caps[0]}")' if caps else ''))
         out = _sheet_path(args.out, i, len(args.query))
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
         sheet = search_sheet(query, hits, num_frames=args.frames,
                              size=args.tile,
                              note=f'top {len(hits)} of {len(index)} videos, '
-                             'cosine similarity')
+                             'cosine similarity',
+                             captions=[searcher.captions_of(h)
+                                       for h in hits])
         sheet.save(out)
         print(f'contact sheet: {out} ({sheet.width}x{sheet.height})')
     return 0

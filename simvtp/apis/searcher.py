@@ -24,7 +24,8 @@ from .encode import VideoTextEncoder
 from .inference import init_model
 from .inference_pipeline import VideoInput
 from .search_index import SearchIndex
-from .video_sources import list_videos, read_annotated_videos
+from .video_sources import (ANNOTATION_EXTENSIONS, list_videos,
+                            read_annotated_videos)
 
 __all__ = ['VideoTextSearcher', 'SearchHit', 'retrieval_figures']
 
@@ -118,10 +119,15 @@ class VideoTextSearcher:
             names: names of non-path videos (default ``video<i>``).
 
         Broken videos are reported (printed and listed in
-        ``index.meta['failed']`` as ``[name, reason]``) and left out.
+        ``index.meta['failed']`` as ``[name, reason]``) and left out. An
+        annotation file's captions are kept in ``index.meta['captions']``.
         """
+        captions = None
         if isinstance(videos, str):
-            videos = list_videos(videos, self.cfg)
+            if videos.lower().endswith(ANNOTATION_EXTENSIONS):
+                videos, captions = read_annotated_videos(self.cfg, videos)
+            else:
+                videos = list_videos(videos, self.cfg)
         videos = list(videos)
         if names is None:
             names = [v if isinstance(v, str) else f'video{i}'
@@ -139,7 +145,15 @@ class VideoTextSearcher:
             self.encoder.fingerprint,
             dict(config=getattr(cfg, 'filename', None),
                  checkpoint=self.checkpoint, failed=failed))
+        if captions is not None:  # shown beside hits (demo contact sheet)
+            self.index.meta['captions'] = [captions[i] for i in encoded.kept]
         return self.index
+
+    def captions_of(self, hit: SearchHit) -> List[str]:
+        """The annotated captions of a hit's video (an index built from an
+        annotation file), else ``[]``."""
+        captions = self._index().meta.get('captions')
+        return list(captions[hit.index]) if captions else []
 
     def save_index(self, path: str) -> str:
         """Save :attr:`index` (see :class:`SearchIndex`); returns the path."""

@@ -8,6 +8,7 @@ size`` high for ``k`` hits. Frames are letterboxed into ``size x size``
 tiles. A hit whose file cannot be read shows grey tiles and says so.
 """
 import os.path as osp
+import textwrap
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -50,7 +51,9 @@ def read_hit_frames(path: str, num_frames: int = 4) -> np.ndarray:
 
 def search_sheet(query: str, hits: Sequence, num_frames: int = 4,
                  size: int = 96, label_width: int = SHEET_LABEL_WIDTH,
-                 note: Optional[str] = None) -> Image.Image:
+                 note: Optional[str] = None,
+                 captions: Optional[Sequence[Sequence[str]]] = None
+                 ) -> Image.Image:
     """The contact sheet of one query.
 
     Args:
@@ -61,11 +64,14 @@ def search_sheet(query: str, hits: Sequence, num_frames: int = 4,
         size: tile side in pixels.
         label_width: width of the rank/score/name column.
         note: an extra title line (e.g. the index size).
+        captions: per hit, its annotated captions (the first is shown,
+            wrapped to the label column), to judge a hit at a glance.
     """
     if not hits:
         raise ValueError('no hits to draw')
     rows = []
-    for hit in hits:
+    chars = max(8, (label_width - 8) // 6)  # the default font: ~6 px/char
+    for i, hit in enumerate(hits):
         try:
             frames = fit_frames(read_hit_frames(hit.video, num_frames), size)
             status = ''
@@ -76,6 +82,10 @@ def search_sheet(query: str, hits: Sequence, num_frames: int = 4,
         parent = osp.basename(osp.dirname(hit.video))
         label = (f'#{hit.rank}  score {hit.score:.3f}\n'
                  f'{osp.join(parent, name) if parent else name}{status}')
+        if captions and captions[i]:
+            text = textwrap.wrap(f'annotated: "{captions[i][0]}"', chars)
+            lines = max(1, (size - 30) // 12)  # what fits under the label
+            label += '\n' + '\n'.join(text[:lines])
         rows.append((label, frames))
     title: List = [f'query: "{query}"']
     if note:

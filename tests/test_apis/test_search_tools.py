@@ -77,3 +77,21 @@ def test_extract_per_video_features_resumable(tiny_env, tiny_model,
     with pytest.raises(FeatureFileError, match=r'feats\.h5.*stride'):
         tool.main(args[:4] + ['--layout', 'flat', '--clip-len', '4',
                               '--device', 'cpu', '--no-progress'])
+
+
+def test_search_page_logic_without_gradio(tiny_env, tiny_model, tmp_path):
+    """The web page's query handler (gradio itself is not needed)."""
+    from simvtp.apis import VideoTextSearcher
+    page_module = _load('demo/search_page.py', 'search_page')
+    searcher = VideoTextSearcher(tiny_model, progress=False)
+    searcher.build_index(tiny_env['paths'][:3])
+    page = page_module.SearchPage(searcher, str(tmp_path / 'gifs'), topk=2)
+    items, status = page('the dog runs left')
+    assert status == 'top 2 of 3 videos for "the dog runs left"'
+    hits = searcher.search('the dog runs left', topk=2)[0]
+    assert [caption.split()[0] for _, caption in items] == ['#1', '#2']
+    assert [caption.split()[-1] for _, caption in items] == [
+        os.path.basename(h.video) for h in hits]
+    gif = Image.open(items[0][0])
+    assert gif.format == 'GIF' and gif.n_frames > 1  # it plays
+    assert page('   ') == ([], 'type a query')
