@@ -19,7 +19,13 @@ model = dict(
     backbone=dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
                             mlp_ratio=2),
                   img_size=32, patch_size=16, num_frames=4, vocab_size=32),
-    video_decoder=dict(embed_dims=16, depth=1, num_heads=1))
+    # every part's geometry written out, as the shipped configs do
+    video_decoder=dict(in_dims=32, embed_dims=16, depth=1, num_heads=1,
+                       patch_size=16, tubelet_size=2),
+    text_decoder=dict(in_dims=32, vocab_size=32),
+    pixel_head=dict(patch_size=16, tubelet_size=2),
+    vtc_head=dict(embed_dims=32),
+    vtm_head=dict(embed_dims=32))
 test_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,

@@ -89,7 +89,7 @@ def test_bad_inputs_are_named(tiny_model, tmp_path):
 def test_pipeline_split_drops_training_steps(tiny_env):
     from mmengine.config import Config
     cfg = Config.fromfile(tiny_env['config'])
-    steps = list(cfg.train_dataloader.dataset.dataset.pipeline)
+    steps = list(cfg.train_pipeline)  # the base config's, with masking
     pipe = InferencePipeline(steps)
     names = [s['type'] for s in pipe.config['video']]
     assert 'TubeMasking' not in names and 'TextMasking' not in names
