@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from .inference_pipeline import InferencePipeline, VideoInput, \
     eval_pipeline_of
+from .video_features import VideoReadError
 
 __all__ = ['VideoTextEncoder', 'EncodedVideos', 'encode_videos',
            'encode_texts', 'similarity', 'model_fingerprint']
@@ -161,7 +162,7 @@ class VideoTextEncoder:
 
         A video that cannot be read (missing, empty, undecodable) is a
         failure ``(position, name, reason)``; with ``skip_broken=False`` it
-        raises instead, naming the video.
+        raises a :class:`~simvtp.apis.VideoReadError` naming the video.
         """
         pending, positions, failures = [], [], []
         for pos, item in enumerate(videos):
@@ -169,8 +170,11 @@ class VideoTextEncoder:
                 pending.append(self.pipeline.video(item))
                 positions.append(pos)
             except Exception as exc:  # decord raises its own error types
-                if not skip_broken or isinstance(exc, TypeError):
-                    raise type(exc)(f'{_describe(item)}: {exc}') from exc
+                if isinstance(exc, TypeError):  # not a video at all
+                    raise
+                if not skip_broken:
+                    raise VideoReadError(
+                        f'{_describe(item)}: {_reason(exc)}') from exc
                 failures.append((pos, _describe(item), _reason(exc)))
             if len(pending) == self.batch_size:
                 yield positions, self._encode_batch(pending), failures

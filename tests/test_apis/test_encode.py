@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from simvtp.apis import (CheckpointMismatchError, InferencePipeline,
-                         VideoTextEncoder, encode_texts, encode_videos,
-                         init_model, similarity, eval_pipeline_of)
+                         VideoReadError, VideoTextEncoder, encode_texts,
+                         encode_videos, eval_pipeline_of, init_model,
+                         similarity)
 
 
 def test_video_features_shapes_and_norm(tiny_model, tiny_env):
@@ -80,7 +81,7 @@ def test_bad_inputs_are_named(tiny_model, tmp_path):
     with pytest.raises(TypeError, match=r'\(T, H, W, 3\)'):
         enc.encode_videos([np.zeros((4, 8, 8), np.uint8)])
     missing = str(tmp_path / 'nope.mp4')
-    with pytest.raises(Exception, match='nope.mp4'):
+    with pytest.raises(VideoReadError, match='nope.mp4'):
         enc.encode_videos([missing])
     out = enc.encode_videos([missing], skip_broken=True)
     assert out.features.shape[0] == 0 and out.failed[0][1] == missing
