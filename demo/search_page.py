@@ -120,8 +120,9 @@ def main(argv=None) -> int:
     print(f'{len(searcher.index)} videos indexed')
     preview_dir = args.preview_dir or tempfile.mkdtemp(prefix='simvtp_gifs_')
     page = SearchPage(searcher, preview_dir, args.topk)
-    build_page(page, args.query).launch(server_name=args.host, server_port=args.port,
-                            allowed_paths=[preview_dir])
+    build_page(page, args.query).launch(
+        server_name=args.host, server_port=args.port,
+        allowed_paths=[preview_dir])
     return 0
 
 

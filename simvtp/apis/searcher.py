@@ -16,7 +16,6 @@ with ``save_index`` / ``load_index``), then call it with queries::
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
 import torch
 from mmengine.config import Config
 

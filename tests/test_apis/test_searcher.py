@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from simvtp.apis import (IndexFileError, SearchIndex, VideoTextSearcher,
                          encode_texts, encode_videos)
