@@ -49,10 +49,13 @@ def parse_args(argv=None):
 class SearchPage:
     """The page's logic, without gradio: query -> gallery items."""
 
-    def __init__(self, searcher, preview_dir: str, topk: int = 6) -> None:
+    def __init__(self, searcher, preview_dir: str, topk: int = 6,
+                 preview_frames: int = 16, preview_size: int = 160) -> None:
         self.searcher = searcher
         self.preview_dir = preview_dir
         self.topk = topk
+        self.preview_frames = preview_frames
+        self.preview_size = preview_size
         os.makedirs(preview_dir, exist_ok=True)
 
     def preview(self, path: str) -> str:
@@ -61,7 +64,8 @@ class SearchPage:
         key = hashlib.sha1(osp.abspath(path).encode()).hexdigest()[:16]
         out = osp.join(self.preview_dir, f'{key}.gif')
         if not osp.isfile(out):
-            hit_preview_gif(path, out)
+            hit_preview_gif(path, out, num_frames=self.preview_frames,
+                            size=self.preview_size)
         return out
 
     def __call__(self, query: str, topk: int = None):

@@ -85,7 +85,8 @@ def test_search_page_logic_without_gradio(tiny_env, tiny_model, tmp_path):
     page_module = _load('demo/search_page.py', 'search_page')
     searcher = VideoTextSearcher(tiny_model, progress=False)
     searcher.build_index(tiny_env['paths'][:3])
-    page = page_module.SearchPage(searcher, str(tmp_path / 'gifs'), topk=2)
+    page = page_module.SearchPage(searcher, str(tmp_path / 'gifs'), topk=2,
+                                  preview_frames=4, preview_size=32)
     items, status = page('the dog runs left')
     assert status == 'top 2 of 3 videos for "the dog runs left"'
     hits = searcher.search('the dog runs left', topk=2)[0]
