@@ -59,7 +59,6 @@ def read_annotated_videos(cfg: Config, ann_file: Optional[str] = None,
     if data_root is not None:
         ds['data_prefix'] = dict(video=data_root)
     ds.update(pipeline=[], per_video=True, test_mode=True)
-    ds.pop('max_pairs', None)
     dataset = DATASETS.build(ds)
     paths, captions = [], []
     for i in range(len(dataset)):
