@@ -8,8 +8,10 @@ Output layouts (what 2D-TAN's readers index, ``(num_clips, D)`` float32):
   (``{type}_features.hdf5``, ``tall_c3d_features.hdf5``).
 
 Each feature array carries ``num_frames`` and ``fps`` attributes; the file's
-root carries the layout and the sampling parameters, so a resumed run with
-other parameters is refused instead of mixing features.
+root carries the layout, the sampling parameters and the encoder's identity
+(the SHA-256 of its checkpoint file, ``'none'`` for a random
+initialisation), so a resumed run with other parameters or another
+checkpoint is refused instead of mixing features.
 
 Writing is crash-safe: every rank commits its videos in small HDF5 chunk
 files under ``OUT.parts/`` (each written to a temporary name and renamed
@@ -22,6 +24,7 @@ none exists). Videos that cannot be read are listed in ``OUT.failed.tsv``
 (key, path, reason) and never stop the run.
 """
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -44,6 +47,8 @@ __all__ = ['LAYOUTS', 'read_video_list', 'feature_keys', 'read_features',
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv',
                     '.mpg', '.mpeg', '.3gp')
 PARAM_KEYS = ('clip_len', 'frame_interval', 'stride', 'feature_dim')
+#: string attributes that must match too (see :func:`encoder_identity`)
+IDENTITY_KEYS = ('checkpoint_sha256', )
 _CHUNK = re.compile(r'rank(\d+)-(\d+)\.h5$')
 
 
@@ -125,8 +130,35 @@ def read_video_list(source: str, video_root: Optional[str] = None,
 # parameters
 # --------------------------------------------------------------------------
 def _params_of(f) -> dict:
-    return {k: (int(f.attrs[k]) if k != 'layout' else str(f.attrs[k]))
-            for k in PARAM_KEYS + ('layout',) if k in f.attrs}
+    found = {k: int(f.attrs[k]) for k in PARAM_KEYS if k in f.attrs}
+    found.update({k: str(f.attrs[k]) for k in ('layout', ) + IDENTITY_KEYS
+                  if k in f.attrs})
+    return found
+
+
+def _sha256(path: str, block: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(block), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def encoder_identity(checkpoint: Optional[str],
+                     seed: Optional[int] = None) -> dict:
+    """``{'checkpoint_sha256': ...}`` of the weights features come from.
+
+    The content hash, not the path: a checkpoint re-written at the same
+    path (a longer pre-training run) makes earlier features stale. No
+    ``checkpoint`` (the random initialisation) gives ``'none'``, or
+    ``'none (seed N)'`` when the initialisation's seed is known.
+    """
+    if not checkpoint:
+        return {'checkpoint_sha256': 'none' if seed is None else
+                f'none (seed {int(seed)})'}
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    return {'checkpoint_sha256': _sha256(checkpoint)}
 
 
 def _check_params(path: str, found: dict, wanted: dict) -> None:
@@ -286,6 +318,8 @@ def extract_to_hdf5(extractor,
         out: the HDF5 file to write.
         layout: see :data:`LAYOUTS`.
         meta: strings stored as root attributes (config, checkpoint, ...).
+            With a ``checkpoint`` entry (None: random initialisation) the
+            checkpoint's content hash is stored and checked on resume.
         rank, world_size: default: torchrun's ``RANK`` / ``WORLD_SIZE``.
             Rank ``r`` handles the videos at positions ``r, r + W, ...`` of
             the list.
@@ -298,7 +332,7 @@ def extract_to_hdf5(extractor,
         failed=[(id, path, reason)] (all ranks, on rank 0), total=ids in
         out)``.
     """
-    import h5py  # noqa: F401  (fail early when missing)
+    import h5py
     from tqdm import tqdm
     inner = check_layout(layout)
     env_rank, env_world = _dist_env()
@@ -308,6 +342,9 @@ def extract_to_hdf5(extractor,
         raise ValueError(f'rank {rank} not in [0, {world_size})')
     params = {k: int(v) for k, v in extractor.params().items()
               if k in PARAM_KEYS}
+    if meta is not None and 'checkpoint' in meta:
+        params.update(encoder_identity(meta['checkpoint'],
+                                       meta.get('seed')))
     out = osp.abspath(out)
     parts = out + '.parts'
     os.makedirs(parts, exist_ok=True)
@@ -358,7 +395,11 @@ def extract_to_hdf5(extractor,
         barrier.wait()  # every rank's chunks are committed
         result = dict(done=extracted, skipped=skipped, failed=failures)
         if rank == 0:
-            total, duplicates = _merge(out, parts, params, meta, layout)
+            if _chunk_files(parts) or not osp.isfile(out):
+                total, duplicates = _merge(out, parts, params, meta, layout)
+            else:  # nothing new: keep the file as it is
+                with h5py.File(out, 'r') as f:
+                    total, duplicates = len(feature_keys(f, layout)), 0
             result['failed'] = _write_failures(out, parts)
             shutil.rmtree(parts, ignore_errors=True)
             result.update(total=total, duplicates=duplicates)
@@ -399,16 +440,28 @@ def ensure_features(spec: dict) -> dict:
     videos = read_video_list(spec['video_list'], spec.get('video_root'),
                              spec.get('key', 'stem'))
     out = spec['out']
+    checkpoint = spec.get('checkpoint') or None
+    seed = None if checkpoint else int(spec.get('seed', 0))
     if osp.isfile(out) and not osp.isdir(out + '.parts'):
         try:
             with h5py.File(out, 'r') as f:
                 have = set(feature_keys(f, layout))
+                found = _params_of(f)
         except OSError:
-            have = set()
+            have, found = set(), {}
         if all(vid in have for vid, _ in videos):
+            clip_len = int(spec.get('clip_len', 16))
+            interval = int(spec.get('frame_interval', 4))
+            wanted = dict(clip_len=clip_len, frame_interval=interval,
+                          stride=int(spec.get('stride') or
+                                     clip_len * interval))
+            if checkpoint is None or osp.isfile(checkpoint):
+                # (a missing checkpoint cannot be compared; the file is
+                # used as it is)
+                wanted.update(encoder_identity(checkpoint, seed))
+            _check_params(out, found, wanted)
             return dict(total=len(have), skipped=len(videos), done=0,
                         failed=[])
-    checkpoint = spec.get('checkpoint')
     if checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'feature_extraction.checkpoint {checkpoint!r} does not exist. '
@@ -428,5 +481,5 @@ def ensure_features(spec: dict) -> dict:
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     return extract_to_hdf5(
         extractor, videos, out, layout=layout,
-        meta=dict(config=spec['config'], checkpoint=checkpoint),
+        meta=dict(config=spec['config'], checkpoint=checkpoint, seed=seed),
         commit_every=spec.get('commit_every', 16))
