@@ -1,7 +1,10 @@
-"""The Python API: build a model, extract features.
+"""The Python API: build a model, embed videos and captions, search, extract.
 
 ``init_model(config, checkpoint)`` builds any simvtp config's model and
-loads a checkpoint; :class:`VideoFeatureExtractor` turns a video file into
+loads a checkpoint; ``encode_videos`` / ``encode_texts`` embed videos and
+captions through the config's test pipeline (L2-normalised);
+:class:`VideoTextSearcher` indexes videos (saved safely as ``.npz``) and
+answers text queries; :class:`VideoFeatureExtractor` turns a video file into
 per-clip features with the video side of the encoder;
 :func:`extract_to_hdf5` writes them for a whole video list (resumable,
 distributed) in the layouts grounding models read.
@@ -9,7 +12,13 @@ distributed) in the layouts grounding models read.
 from .feature_file import (LAYOUTS, FeatureFileError, ensure_features,
                            extract_to_hdf5, feature_keys, read_features,
                            read_video_list)
+from .encode import (EncodedVideos, VideoTextEncoder, encode_texts,
+                     encode_videos, model_fingerprint, similarity)
 from .inference import CheckpointMismatchError, init_model, load_weights
+from .inference_pipeline import InferencePipeline, eval_pipeline_of
+from .search_index import IndexFileError, SearchIndex
+from .searcher import SearchHit, VideoTextSearcher, retrieval_figures
+from .video_sources import list_videos, read_annotated_videos
 from .video_features import (VideoFeatureExtractor, VideoReadError,
                              dense_clip_indices, encode_video_clips,
                              extract_video_features, video_encoder_of)
@@ -19,5 +28,9 @@ __all__ = [
     'VideoFeatureExtractor', 'VideoReadError', 'dense_clip_indices',
     'encode_video_clips', 'extract_video_features', 'video_encoder_of',
     'LAYOUTS', 'FeatureFileError', 'ensure_features', 'extract_to_hdf5',
-    'feature_keys', 'read_features', 'read_video_list'
+    'feature_keys', 'read_features', 'read_video_list',
+    'encode_videos', 'encode_texts', 'similarity', 'VideoTextEncoder',
+    'EncodedVideos', 'model_fingerprint', 'InferencePipeline',
+    'eval_pipeline_of', 'SearchIndex', 'IndexFileError', 'VideoTextSearcher',
+    'SearchHit', 'retrieval_figures', 'list_videos', 'read_annotated_videos'
 ]

@@ -1,4 +1,4 @@
-"""Per-clip video features of a simvtp encoder, for temporal grounding.
+"""Per-clip (grounding) or per-video (retrieval) features of a simvtp model.
 
     python tools/analysis_tools/extract_features.py CONFIG CHECKPOINT \
         VIDEO_LIST OUT [--layout activitynet|charades|tacos] \
@@ -9,8 +9,16 @@ CONFIG/CHECKPOINT: a simvtp model (e.g. configs/simvtp/pretrain_vitb.py and
 its checkpoint; ``none`` as CHECKPOINT keeps the random initialisation).
 VIDEO_LIST: a folder of videos, or a text file with ``PATH`` or
 ``PATH<TAB>VIDEO_ID`` per line (relative paths are joined to --video-root,
-default the list's folder). Ids default to the file name without extension
-(``--key name`` keeps it, as TACoS's annotations do).
+default the list's folder), or an annotation file (.json/.csv) of the
+config's test dataset type (its videos, under the config's data_prefix).
+Ids default to the file name without extension (``--key name`` keeps it,
+as TACoS's annotations do).
+
+--per-video: one L2-normalised feature per video instead, ``(1, D)`` (or
+``(V, D)`` with --keep-views), exactly what ``simvtp.apis.encode_videos``
+and the text-video search compute: the config's test pipeline
+(--num-clips S for S temporal views) and the model's extract_features
+(pre-training SimVTP or a retrieval model). Use --layout flat for it.
 
 Each video is cut into clips of --clip-len frames --frame-interval apart,
 one clip every --stride frames (default: non-overlapping), encoded by the
@@ -59,6 +67,13 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0,
                         help='seeds the random init (checkpoint none)')
     parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--per-video', action='store_true',
+                        help='one retrieval feature per video (the '
+                        "config's test pipeline) instead of dense clips")
+    parser.add_argument('--num-clips', type=int, default=None,
+                        help='--per-video: temporal views per video')
+    parser.add_argument('--keep-views', action='store_true',
+                        help='--per-video: store every view (V, D)')
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='overrides of the model config (key=value)')
     return parser.parse_args(argv)
@@ -72,8 +87,11 @@ def main(argv=None) -> int:
     from mmengine.config import DictAction
 
     import simvtp  # noqa: F401
-    from simvtp.apis import (VideoFeatureExtractor, extract_to_hdf5,
-                             init_model, read_video_list)
+    from simvtp.apis import (VideoFeatureExtractor, VideoTextEncoder,
+                             extract_to_hdf5, init_model, read_video_list)
+    from simvtp.apis.pooled_features import PooledVideoExtractor
+    from simvtp.apis.video_sources import (ANNOTATION_EXTENSIONS,
+                                           annotated_video_ids)
 
     cfg_options = None
     if args.cfg_options:
@@ -86,13 +104,22 @@ def main(argv=None) -> int:
         device = f'cuda:{local}' if torch.cuda.is_available() else 'cpu'
     checkpoint = None if args.checkpoint.lower() == 'none' else \
         args.checkpoint
-    videos = read_video_list(args.video_list, args.video_root, args.key)
     torch.manual_seed(args.seed)
     model = init_model(args.config, checkpoint, device=device,
                        cfg_options=cfg_options)
-    extractor = VideoFeatureExtractor(
-        model, clip_len=args.clip_len, frame_interval=args.frame_interval,
-        stride=args.stride, batch_size=args.batch_size)
+    if args.video_list.lower().endswith(ANNOTATION_EXTENSIONS):
+        videos = annotated_video_ids(model.cfg, args.video_list, args.key)
+    else:
+        videos = read_video_list(args.video_list, args.video_root, args.key)
+    if args.per_video:
+        extractor = PooledVideoExtractor(
+            VideoTextEncoder(model, num_clips=args.num_clips,
+                             progress=False), keep_views=args.keep_views)
+    else:
+        extractor = VideoFeatureExtractor(
+            model, clip_len=args.clip_len,
+            frame_interval=args.frame_interval, stride=args.stride,
+            batch_size=args.batch_size)
     out_dir = osp.dirname(osp.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)
     summary = extract_to_hdf5(

@@ -1,0 +1,104 @@
+"""A tiny SimVTP, its checkpoint and a few real videos with captions."""
+import json
+import os
+
+import pytest
+
+from tests.conftest import WORDS, write_video
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+# the synthetic config with a tiny encoder (32-dim, 2 layers) on 32 px,
+# 4-frame clips; the test split is read per video, as tools/test.py does
+TINY_CONFIG = """
+_base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
+synthetic_data = None
+tokenizer = '{tok}'
+model = dict(
+    backbone=dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                            mlp_ratio=2),
+                  img_size=32, patch_size=16, num_frames=4, vocab_size=32),
+    # every part's geometry written out, as the shipped configs do
+    video_decoder=dict(in_dims=32, embed_dims=16, depth=1, num_heads=1,
+                       patch_size=16, tubelet_size=2),
+    text_decoder=dict(in_dims=32, vocab_size=32),
+    pixel_head=dict(patch_size=16, tubelet_size=2),
+    vtc_head=dict(embed_dims=32),
+    vtm_head=dict(embed_dims=32))
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
+         test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(32, 32), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='TokenizeText', tokenizer=tokenizer, max_length=16),
+    dict(type='PackVideoTextInputs'),
+]
+test_dataloader = dict(
+    batch_size=3, num_workers=0, persistent_workers=False,
+    dataset=dict(dataset=dict(ann_file='{ann}', data_prefix=dict(
+        video='{videos}'), pipeline=test_pipeline)))
+custom_hooks = []
+# evaluation only (what tools/test.py reads)
+train_dataloader = None
+train_cfg = None
+optim_wrapper = None
+param_scheduler = None
+"""
+
+NUM_VIDEOS = 7
+
+
+def captions_of(i):
+    """Two captions for video 0 (a multi-caption item), one otherwise."""
+    first = ' '.join(WORDS[(i * 3 + k) % len(WORDS)] for k in range(4))
+    return [first, 'the dog runs left'] if i == 0 else [first]
+
+
+@pytest.fixture(scope='session')
+def tiny_env(tmp_path_factory, tiny_tokenizer_dir):
+    """``dict(config, checkpoint, videos, ann, paths, captions, root)``."""
+    import torch
+
+    from simvtp.apis import init_model
+    root = tmp_path_factory.mktemp('api')
+    videos = root / 'videos'
+    paths, items, captions = [], [], []
+    for i in range(NUM_VIDEOS):
+        # frame sizes differ (the pipeline resizes), lengths too
+        path = write_video(str(videos / f'clip{i}.mp4'),
+                           num_frames=10 + i, size=(32 + 4 * i, 40), seed=i)
+        paths.append(path)
+        captions.append(captions_of(i))
+        items += [dict(video=f'clip{i}.mp4', caption=c)
+                  for c in captions_of(i)]
+    ann = root / 'test.json'
+    ann.write_text(json.dumps(items))
+    config = root / 'tiny_search.py'
+    config.write_text(TINY_CONFIG.format(repo=REPO, tok=tiny_tokenizer_dir,
+                                         ann=ann, videos=videos))
+    torch.manual_seed(0)
+    model = init_model(str(config))
+    checkpoint = str(root / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    return dict(config=str(config), checkpoint=checkpoint,
+                videos=str(videos), ann=str(ann), paths=paths,
+                captions=captions, root=str(root))
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tiny_env):
+    from simvtp.apis import init_model
+    return init_model(tiny_env['config'], tiny_env['checkpoint'])
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models on a shared 2-core box: threads only oversubscribe."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
