@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_run.sh SCRIPT NUM_PROCS [SCRIPT args...]
-# Runs tools/SCRIPT (train.py, test.py, ...) with --launcher pytorch in
-# NUM_PROCS processes: one per GPU; on a machine without CUDA the processes
+# Runs tools/SCRIPT (train.py, test.py, analysis_tools/extract_features.py)
+# in NUM_PROCS processes: one per GPU; on a machine without CUDA the processes
 # use the CPU and gloo. Multi-node: set NNODES, NODE_RANK, MASTER_ADDR, PORT.
 SCRIPT=$1
 NPROCS=$2
@@ -13,4 +13,4 @@ PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 python -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROCS" --master_port="$PORT" \
-    "$(dirname "$0")/$SCRIPT" "${@:3}" --launcher pytorch
+    "$(dirname "$0")/$SCRIPT" "${@:3}"

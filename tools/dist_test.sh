@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args...]
-# (launcher and multi-node variables: tools/dist_run.sh)
-exec "$(dirname "$0")/dist_run.sh" test.py "$3" "$1" "$2" "${@:4}"
+# (multi-node variables: tools/dist_run.sh)
+exec "$(dirname "$0")/dist_run.sh" test.py "$3" "$1" "$2" --launcher pytorch "${@:4}"
