@@ -5,6 +5,7 @@ import os
 import pytest
 
 from tests.conftest import WORDS, write_video
+from tests.tiny_model import tiny_geometry
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -15,17 +16,7 @@ TINY_CONFIG = """
 _base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
 synthetic_data = None
 tokenizer = '{tok}'
-model = dict(
-    backbone=dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                            mlp_ratio=2),
-                  img_size=32, patch_size=16, num_frames=4, vocab_size=32),
-    # every part's geometry written out, as the shipped configs do
-    video_decoder=dict(in_dims=32, embed_dims=16, depth=1, num_heads=1,
-                       patch_size=16, tubelet_size=2),
-    text_decoder=dict(in_dims=32, vocab_size=32),
-    pixel_head=dict(patch_size=16, tubelet_size=2),
-    vtc_head=dict(embed_dims=32),
-    vtm_head=dict(embed_dims=32))
+model = TINY_MODEL
 test_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
@@ -46,7 +37,8 @@ train_dataloader = None
 train_cfg = None
 optim_wrapper = None
 param_scheduler = None
-"""
+""".replace('TINY_MODEL', repr(tiny_geometry(vocab=32)).replace(
+    '{', '{{').replace('}', '}}'))
 
 NUM_VIDEOS = 7
 
