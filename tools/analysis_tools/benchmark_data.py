@@ -94,6 +94,9 @@ def parse_args(argv=None):
                    help='KeyframeSampleFrames.max_lead for ours_keyframe')
     p.add_argument('--workers', type=int, nargs='*', default=[2],
                    help='DataLoader worker counts to measure (none: skip)')
+    p.add_argument('--worker-samples', type=int, default=None,
+                   help='clips per method read with DataLoader workers '
+                   '(default: --samples)')
     p.add_argument('--worker-variants', nargs='+',
                    default=['native', 'short256_gop16'],
                    choices=list(VARIANTS))
@@ -383,7 +386,8 @@ def with_workers(args, cfg, folder: str, methods: List[str],
     out = {}
     for m in methods:
         fn = readers[m]
-        loader = DataLoader(_MethodDataset(fn, args.samples + 2 * workers),
+        count = args.worker_samples or args.samples
+        loader = DataLoader(_MethodDataset(fn, count + workers),
                             batch_size=1, num_workers=workers,
                             collate_fn=lambda b: b)
         it = iter(loader)
@@ -436,7 +440,8 @@ def main(argv=None) -> dict:
                   f'{_ratio(cps, native_ref):>14} '
                   f'{_ratio(cps, native_raw):>14}')
     for workers in args.workers or []:
-        print(f'\n{workers} DataLoader workers, {args.samples} clips per '
+        print(f'\n{workers} DataLoader workers, '
+              f'{args.worker_samples or args.samples} clips per '
               'method (clips/s):')
         for name in args.worker_variants:
             if name not in dirs:
