@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from simvtp.registry import MODELS
-from ..utils import all_gather_with_grad, get_rank_and_world
+from ..utils import (all_gather_tensor, all_gather_with_grad,
+                     get_rank_and_world)
 
 
 @MODELS.register_module()
@@ -106,9 +107,18 @@ class VTCHead(BaseModule):
         with _no_autocast(video):
             return self.scale() * text.float() @ video.float().t()
 
-    def loss(self, video_feat: torch.Tensor,
-             text_feat: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def loss(self, video_feat: torch.Tensor, text_feat: torch.Tensor,
+             groups: Optional[torch.Tensor] = None
+             ) -> Dict[str, torch.Tensor]:
         """Contrastive loss of ``(B, D)`` video and text features.
+
+        Args:
+            video_feat, text_feat: ``(B, D)``; row ``i`` of each is a pair.
+            groups: ``(B,)`` ids of the video each pair was cut from
+                (several clips per video, ``MultiClipDecode``). A clip and
+                a caption of the same video (other than the pair itself)
+                are no negative: their logit is left out of both softmaxes.
+                None: every other row is a negative.
 
         Returns:
             ``dict(loss_vtc=..., vtc_temperature=...)``; the temperature is a
@@ -132,6 +142,10 @@ class VTCHead(BaseModule):
         self.last_logits_shape = tuple(logits_t2v.shape)
         labels = torch.arange(batch_size, device=video.device) + \
             rank * batch_size
+        if groups is not None:
+            same = self.same_video(groups, labels)
+            logits_t2v = logits_t2v.masked_fill(same, float('-inf'))
+            logits_v2t = logits_v2t.masked_fill(same, float('-inf'))
         with _no_autocast(video):
             loss = F.cross_entropy(logits_t2v, labels) + \
                 F.cross_entropy(logits_v2t, labels)
@@ -139,6 +153,20 @@ class VTCHead(BaseModule):
             loss = loss * 0.5
         return dict(loss_vtc=loss * self.loss_weight,
                     vtc_temperature=(1.0 / self.scale()).detach())
+
+
+    def same_video(self, groups: torch.Tensor,
+                   labels: torch.Tensor) -> torch.Tensor:
+        """``(B, world * B)`` bool: column ``j`` (gathered order) comes from
+        the video of row ``i`` and is not its pair ``labels[i]``."""
+        groups = groups.to(labels.device).reshape(-1)
+        if groups.shape[0] != labels.shape[0]:
+            raise ValueError(f'groups {tuple(groups.shape)} must be '
+                             f'({labels.shape[0]},), one id per pair')
+        all_groups = all_gather_tensor(groups) if self.gather else groups
+        same = groups[:, None] == all_groups[None, :]
+        same[torch.arange(len(labels), device=labels.device), labels] = False
+        return same
 
 
 def _no_autocast(tensor: torch.Tensor):
