@@ -15,11 +15,12 @@ mkdir -p "$DEST"
 # torch, numpy, opencv, pyyaml, rich, matplotlib, scipy, einops, timm,
 # safetensors, regex, requests, tqdm, filelock, packaging, pillow are
 # there already; transformers is there but 5.x (mmaction2 1.2.0 needs
-# < 4.56), so it travels with its tokenizers and huggingface-hub (< 1.0).
+# < 4.56), so it travels with its tokenizers and huggingface-hub (< 1.0);
+# yapf (mmengine) needs platformdirs, which that machine lacks.
 WHEELS=(
   mmengine==0.10.7 mmcv-lite==2.1.0 mmaction2==1.2.0 decord==0.6.0
   transformers==4.55.4 tokenizers==0.21.4 huggingface-hub==0.36.0
-  addict==2.4.0 yapf==0.43.0 termcolor==3.3.0
+  addict==2.4.0 yapf==0.43.0 termcolor==3.3.0 platformdirs==4.14.9
 )
 PLATFORMS=()
 for p in manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 \

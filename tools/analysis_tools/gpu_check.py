@@ -13,8 +13,9 @@ importance, all inside one overall ``--budget`` (default 450 s):
                  same weights and batch, loss check, MFU, memory per clip
 ``data``         ``benchmark_data.py``: the real pre-training pipeline on
                  596x336 H.264 clips (carried or generated), 1 worker and
-                 ``--workers`` DataLoader workers; with ``vitb`` it gives
-                 the share of a step spent waiting for data
+                 ``--workers`` DataLoader workers, one and K = 1, 2, 4
+                 clips per decoded video; with ``vitb`` it gives the share
+                 of a step spent waiting for data
 ``vitl_cp``      ViT-L (``--arch large``) optimised bf16 with gradient
                  checkpointing
 ``vitl``         the same without checkpointing (its cost)
@@ -101,7 +102,8 @@ def stage_command(name: str, args, json_path: str) -> List[str]:
     if name == 'data':
         argv = [osp.join(HERE, 'benchmark_data.py'), '--json', json_path,
                 '--variants', 'native', '--worker-variants', 'native',
-                '--methods', 'raw', 'ours']
+                '--methods', 'raw', 'ours', '--clips-per-video', '1', '2',
+                '4']
         if args.cpu_smoke:
             return argv + ['--config', SYNTHETIC, '--work-dir',
                            args.clips_dir or osp.join(args.out, 'clips'),
@@ -287,7 +289,7 @@ def table(summary: dict) -> str:
                              info.get('measured_tflops', {}).items())
                  + ' TFLOP/s')
     lines.append(f"{'stage':<13}{'mode':<10}{'amp':<6}{'clips/s':>9}"
-                 f"{'ms/step':>9}{'TFLOP/s':>9}{'MFU':>7}{'MFU ds':>8}"
+                 f"{'ms/step':>10}{'TFLOP/s':>10}{'MFU':>7}{'MFU ds':>8}"
                  f"{'MiB/clip':>10}{'peak GiB':>10}")
     for name in ('vitb', 'vitb_compile', 'vitl_cp', 'vitl'):
         res = summary['results'].get(name)
@@ -295,8 +297,8 @@ def table(summary: dict) -> str:
             ds = r.get('frac_datasheet')
             lines.append(
                 f"{name:<13}{r['mode']:<10}{r['amp']:<6}"
-                f"{r['clips_per_s']:>9.1f}{r['ms_median']:>9.1f}"
-                f"{r['tflops']:>9.4g}"
+                f"{r['clips_per_s']:>9.1f}{r['ms_median']:>10.1f}"
+                f"{r['tflops']:>10.4g}"
                 f"{100 * (r['frac_peak'] or 0):>6.1f}%"
                 + (f'{100 * ds:>7.1f}%' if ds else f"{'-':>8}")
                 + f"{r['step_mem_per_clip_bytes'] / 2**20:>10.1f}"

@@ -105,3 +105,20 @@ class MultiClipDecode(BaseTransform):
         return (f'{type(self).__name__}(num_clips={self.num_clips}, '
                 f'sampler={self.sampler!r}, '
                 f'clip_pipeline={self.clip_pipeline!r})')
+
+
+def to_multi_clip(pipeline: Sequence[dict], num_clips: int) -> List[dict]:
+    """A one-clip pipeline config ``[..., <sampler>, DecordDecode, *rest]``
+    rewritten as ``[..., MultiClipDecode(num_clips, <sampler>, rest)]``.
+
+    The sampler is the transform right before ``DecordDecode``.
+    """
+    names = [t['type'].split('.')[-1] for t in pipeline]
+    if 'DecordDecode' not in names or names.index('DecordDecode') < 1:
+        raise ValueError('to_multi_clip: the pipeline needs a frame sampler '
+                         f'followed by DecordDecode, got {names}')
+    i = names.index('DecordDecode')
+    return [copy.deepcopy(t) for t in pipeline[:i - 1]] + [dict(
+        type='MultiClipDecode', num_clips=num_clips,
+        sampler=copy.deepcopy(pipeline[i - 1]),
+        clip_pipeline=[copy.deepcopy(t) for t in pipeline[i + 1:]])]

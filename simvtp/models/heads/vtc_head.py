@@ -58,7 +58,8 @@ class VTCHead(BaseModule):
         else:
             self.video_proj = None
             self.text_proj = None
-        init = torch.tensor(math.log(1.0 / temperature))
+        # shape (1,), not a scalar: FSDP cannot shard 0-d parameters
+        init = torch.tensor([math.log(1.0 / temperature)])
         if learnable_temperature:
             self.logit_scale = nn.Parameter(init)
         else:
@@ -71,9 +72,16 @@ class VTCHead(BaseModule):
         self.last_logits_shape: Optional[Tuple[int, ...]] = None
 
     def scale(self) -> torch.Tensor:
-        """``1 / temperature``, clamped to ``max_logit_scale``."""
+        """``1 / temperature``, clamped to ``max_logit_scale`` (0-d)."""
         return self.logit_scale.clamp(
-            max=math.log(self.max_logit_scale)).exp()
+            max=math.log(self.max_logit_scale)).exp().reshape(())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints (and converters) with a 0-d logit_scale
+        key = prefix + 'logit_scale'
+        if key in state_dict and state_dict[key].dim() == 0:
+            state_dict[key] = state_dict[key].reshape(1)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, video_feat: torch.Tensor,
                 text_feat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
