@@ -82,3 +82,14 @@ def test_fsdp_matches_ddp_on_two_cpu_processes(tmp_path):
                 assert fsdp[key] == pytest.approx(ddp[key], rel=1e-5), key
     other = json.loads((tmp_path / '0.json').read_text())['ddp']
     assert res['ddp']['loss_video'] != other['loss_video']  # own halves
+
+
+def test_checkpoints_with_a_0d_temperature_still_load():
+    from tests.tiny_model import build_tiny
+    model = build_tiny()
+    assert model.vtc_head.logit_scale.shape == (1, )  # FSDP shards no 0-d
+    state = model.state_dict()
+    state['vtc_head.logit_scale'] = torch.tensor(2.5)  # older checkpoints
+    model.load_state_dict(state)
+    assert model.vtc_head.scale().shape == ()
+    assert model.vtc_head.scale().item() == pytest.approx(12.18249, rel=1e-5)
