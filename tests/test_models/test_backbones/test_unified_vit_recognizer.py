@@ -194,3 +194,41 @@ def test_converted_vit_mae_gives_the_same_logits(mmaction_scope):
         got = ours.cls_head(feats)
     assert expect.shape == (4, 5)  # logits per view
     assert torch.allclose(got, expect, atol=1e-5), (got - expect).abs().max()
+
+
+def test_layer_decay_and_drop_path_in_a_recognizer(mmaction_scope):
+    """The foundation's constructor groups a Recognizer3D's parameters by
+    UnifiedViT.get_layer_depth; drop path is live in training only."""
+    from mmaction.registry import MODELS
+
+    from simvtp.registry import OPTIM_WRAPPER_CONSTRUCTORS
+    model = MODELS.build(dict(
+        type='Recognizer3D', data_preprocessor=PREPROCESSOR,
+        cls_head=dict(type='TimeSformerHead', num_classes=5, in_channels=32),
+        backbone=dict(type='simvtp.UnifiedViT', **GEOMETRY, with_text=False,
+                      out_type='avg_featmap', fc_norm=True,
+                      drop_path_rate=0.2)))
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='simvtp.LayerDecayOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(type='OptimWrapper', optimizer=dict(
+            type='AdamW', lr=1e-3, weight_decay=0.05)),
+        paramwise_cfg=dict(layer_decay_rate=0.5, encoders=['backbone'])))
+    groups = constructor(model).optimizer.param_groups
+    scale = {n: g['lr_scale'] for g in groups for n in g['param_names']}
+    assert len(scale) == len(list(model.parameters()))
+    # 2 blocks: max_layer_id 4; lr scale 0.5 ** (3 - layer_id)
+    assert scale['backbone.patch_embed.proj.weight'] == 0.5 ** 3
+    assert scale['backbone.blocks.0.attn.qkv.weight'] == 0.5 ** 2
+    assert scale['backbone.blocks.1.mlp.fc1.weight'] == 0.5
+    assert scale['backbone.fc_norm.weight'] == 1.0
+    assert scale['cls_head.fc_cls.weight'] == 1.0
+
+    blocks = model.backbone.blocks
+    assert blocks[1].drop_path.drop_prob == pytest.approx(0.2)
+    video = torch.randn(4, 3, 4, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.backbone(video), model.backbone(video))
+    model.train()
+    with torch.no_grad():
+        assert not torch.equal(model.backbone(video), model.backbone(video))
