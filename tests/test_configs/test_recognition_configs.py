@@ -72,7 +72,10 @@ def test_synthetic_motion_from_pretraining_end_to_end(tmp_path,
                                      progress=False)
     cfg.model.backbone.arch = pre_cfg['backbone']['arch']
     cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
-    cfg.model.cls_head.in_channels = 32 * bb.num_frames // bb.tubelet_size
+    cells = bb.num_frames // bb.tubelet_size * bb.pool_grid[1] * \
+        bb.pool_grid[2]
+    assert base.model.cls_head.in_channels == 128 * cells
+    cfg.model.cls_head.in_channels = 32 * cells
     for key in ('train_dataloader', 'test_dataloader'):
         loader = cfg[key]
         split = 'train' if key.startswith('train') else 'test'

@@ -164,8 +164,12 @@ class UnifiedViT(BaseModule):
             pre-training): ``(video_out, text_out)``. As a video backbone
             (:mod:`.video_outputs`): ``'raw'`` tokens ``(B, N, C)``,
             ``'featmap'`` ``(B, C, T', H', W')``, ``'avg_featmap'`` the mean
-            token ``(B, C)``, ``'time_featmap'`` the per-time-step spatial
-            means concatenated ``(B, T' * C)``.
+            token ``(B, C)``, ``'grid_featmap'`` the means over the cells of
+            a coarse ``pool_grid`` concatenated ``(B, t*h*w*C)``.
+        pool_grid (tuple): ``(t, h, w)`` cells of ``'grid_featmap'``
+            (adaptive average pooling of the token map; None keeps the
+            token grid's size on that axis). Default ``(None, 1, 1)``: one
+            mean per time step.
         final_norm (bool): LayerNorm every token after the blocks (True).
             mmaction2's vit_mae with mean pooling has none (False) and
             normalises the pooled feature instead (``fc_norm``).
@@ -212,6 +216,7 @@ class UnifiedViT(BaseModule):
                  with_cp: bool = False,
                  skip_padding: bool = False,
                  out_type: str = 'tuple',
+                 pool_grid: Sequence[Optional[int]] = (None, 1, 1),
                  final_norm: bool = True,
                  fc_norm: bool = False,
                  with_text: bool = True,
@@ -225,6 +230,12 @@ class UnifiedViT(BaseModule):
                              f'out_type in {POOLED_OUT_TYPES}, got '
                              f'{out_type!r}')
         self.out_type = out_type
+        if len(pool_grid) != 3 or any(
+                p is not None and int(p) < 1 for p in pool_grid):
+            raise ValueError(f'pool_grid must be (t, h, w) of positive ints '
+                             f'or None, got {pool_grid}')
+        self.pool_grid = tuple(None if p is None else int(p)
+                               for p in pool_grid)
         arch_cfg = self._parse_arch(arch)
         self.arch = arch if isinstance(arch, str) else 'custom'
         self.embed_dims = arch_cfg['embed_dims']
@@ -586,4 +597,4 @@ class UnifiedViT(BaseModule):
                 video.shape[3] // self.patch_size,
                 video.shape[4] // self.patch_size)
         return format_video_tokens(outputs[0], grid, self.out_type,
-                                   self.fc_norm)
+                                   self.fc_norm, self.pool_grid)

@@ -10,12 +10,15 @@ video tokens, so that :class:`~.unified_vit.UnifiedViT` plugs into mmaction2's
   mmaction2's ``I3DHead`` pools, and vit_mae's ``return_feat_map=True``);
 * ``'avg_featmap'``: the mean over all tokens ``(B, C)``, then an optional
   post-pool norm (vit_mae's ``fc_norm``), for ``TimeSformerHead``;
-* ``'time_featmap'``: the mean over space per time step, the ``T'`` vectors
-  concatenated in time order ``(B, T' * C)``: a pooled feature that still
-  says *when* something happened (a linear head can tell "moves left" from
-  "moves right", which the mean over all tokens blurs), for
-  ``TimeSformerHead(in_channels=T' * C)``. The post-pool norm, if any,
-  normalises each time step's ``C`` channels.
+* ``'grid_featmap'``: the token map average-pooled to a coarse grid
+  ``pool_grid = (t, h, w)`` (adaptive pooling; ``None`` keeps that axis of
+  the token grid), the cells' ``C`` vectors concatenated in ``(t, h, w)``
+  order ``(B, t*h*w*C)``: a pooled feature that still says *when* and
+  roughly *where* something happened (a linear head can tell "moves left"
+  from "moves right", which the mean over all tokens blurs), for
+  ``TimeSformerHead(in_channels=t*h*w*C)``. ``(None, 1, 1)`` is one mean per
+  time step. The post-pool norm, if any, normalises each cell's ``C``
+  channels.
 
 ``'tuple'`` (the pre-training output, ``(video, text)``) is handled by the
 encoder itself.
@@ -24,16 +27,18 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 __all__ = ['VIDEO_OUT_TYPES', 'OUT_TYPES', 'format_video_tokens',
            'tokens_to_featmap']
 
 # outputs computed from the video tokens alone
 VIDEO_OUT_TYPES: Tuple[str, ...] = ('raw', 'featmap', 'avg_featmap',
-                                    'time_featmap')
+                                    'grid_featmap')
 OUT_TYPES: Tuple[str, ...] = ('tuple', ) + VIDEO_OUT_TYPES
 # outputs that end in a pooled vector (where a post-pool norm applies)
-POOLED_OUT_TYPES: Tuple[str, ...] = ('avg_featmap', 'time_featmap')
+POOLED_OUT_TYPES: Tuple[str, ...] = ('avg_featmap', 'grid_featmap')
+PoolGrid = Tuple[Optional[int], Optional[int], Optional[int]]
 
 
 def tokens_to_featmap(tokens: torch.Tensor,
@@ -49,7 +54,8 @@ def tokens_to_featmap(tokens: torch.Tensor,
 def format_video_tokens(tokens: torch.Tensor,
                         grid: Tuple[int, int, int],
                         out_type: str,
-                        pooled_norm: Optional[nn.Module] = None
+                        pooled_norm: Optional[nn.Module] = None,
+                        pool_grid: PoolGrid = (None, 1, 1)
                         ) -> torch.Tensor:
     """Turn encoded video tokens into the requested output.
 
@@ -59,11 +65,13 @@ def format_video_tokens(tokens: torch.Tensor,
         grid (tuple): ``(T', H', W')``.
         out_type (str): one of :data:`VIDEO_OUT_TYPES`.
         pooled_norm (nn.Module, optional): applied to each pooled ``C``
-            vector (``'avg_featmap'``, ``'time_featmap'``).
+            vector (``'avg_featmap'``, ``'grid_featmap'``).
+        pool_grid (tuple): ``(t, h, w)`` cells of ``'grid_featmap'``; None
+            keeps the token grid's size on that axis.
 
     Returns:
         torch.Tensor: ``(B, N, C)``, ``(B, C, T', H', W')``, ``(B, C)`` or
-        ``(B, T' * C)`` (see the module docstring).
+        ``(B, t*h*w*C)`` (see the module docstring).
     """
     if out_type == 'raw':
         return tokens
@@ -76,5 +84,7 @@ def format_video_tokens(tokens: torch.Tensor,
     norm = pooled_norm if pooled_norm is not None else nn.Identity()
     if out_type == 'avg_featmap':
         return norm(tokens.mean(dim=1))
-    per_time = featmap.mean(dim=(3, 4)).transpose(1, 2)  # (B, T', C)
-    return norm(per_time).flatten(1)
+    size = tuple(g if p is None else p for p, g in zip(pool_grid, grid))
+    cells = F.adaptive_avg_pool3d(featmap, size)  # (B, C, t, h, w)
+    cells = cells.flatten(2).transpose(1, 2)  # (B, t*h*w, C)
+    return norm(cells).flatten(1)

@@ -82,7 +82,7 @@ def test_recognizer3d_from_mmaction_config(tmp_path, mmaction_scope, head,
         assert torch.allclose(pred.pred_score.sum(), torch.tensor(1.))
 
 
-def _pair_of_outputs(out_type, **kwargs):
+def _pair_of_outputs(out_type, **kwargs):  # same weights for every type
     torch.manual_seed(0)
     model = UnifiedViT(**GEOMETRY, with_text=False, out_type=out_type,
                        **kwargs)
@@ -98,8 +98,12 @@ def test_pooled_features_are_means_of_the_token_map():
         fmap = featmap_model(video)
         raw = UnifiedViT.forward(featmap_model, video)  # any out_type
     assert fmap.shape == (2, 32, 2, 2, 2)
-    for out_type in ('raw', 'avg_featmap', 'time_featmap'):
-        other = _pair_of_outputs(out_type).eval()
+    for out_type in ('raw', 'avg_featmap', 'grid_featmap', 'grid_2x1x2'):
+        if out_type == 'grid_2x1x2':
+            other = _pair_of_outputs('grid_featmap', pool_grid=(None, 1, 2))
+        else:
+            other = _pair_of_outputs(out_type)
+        other.eval()
         other.load_state_dict(featmap_model.state_dict())
         with torch.no_grad():
             out = other(video)
@@ -110,10 +114,15 @@ def test_pooled_features_are_means_of_the_token_map():
                                   fmap[:, :, 1, 0, 1], atol=1e-6)
         elif out_type == 'avg_featmap':
             assert torch.allclose(out, fmap.mean(dim=(2, 3, 4)), atol=1e-6)
-        else:
+        elif out_type == 'grid_featmap':  # one mean per time step
             expect = torch.cat([fmap[:, :, t].mean(dim=(2, 3))
                                 for t in range(2)], dim=1)
             assert out.shape == (2, 64)
+            assert torch.allclose(out, expect, atol=1e-6)
+        else:  # cells (t, h=all, w=one column), in (t, h, w) order
+            expect = torch.cat([fmap[:, :, t, :, w].mean(dim=2)
+                                for t in range(2) for w in range(2)], dim=1)
+            assert out.shape == (2, 128)
             assert torch.allclose(out, expect, atol=1e-6)
     assert raw.shape == fmap.shape
 
@@ -138,6 +147,8 @@ def test_fc_norm_normalises_the_pooled_feature():
 def test_bad_options_are_named():
     with pytest.raises(ValueError, match='out_type must be one of'):
         UnifiedViT(**GEOMETRY, out_type='cls_token')
+    with pytest.raises(ValueError, match='pool_grid must be'):
+        UnifiedViT(**GEOMETRY, out_type='grid_featmap', pool_grid=(1, 0, 1))
     with pytest.raises(ValueError, match='fc_norm normalises a pooled'):
         UnifiedViT(**GEOMETRY, out_type='featmap', fc_norm=True)
     model = UnifiedViT(**GEOMETRY, out_type='featmap', with_text=False)
