@@ -19,14 +19,13 @@ def test_simvtp_scope_builds_own_transform():
     assert type(t).__module__.startswith('simvtp')
 
 
-def test_mmaction_scope_reaches_simvtp_by_prefix():
+def test_mmaction_scope_reaches_simvtp_by_prefix(mmaction_scope):
     from mmaction.registry import MODELS as MMACTION_MODELS
     from mmaction.registry import TRANSFORMS as MMACTION_TRANSFORMS
     from mmengine.utils import import_modules_from_strings
     cfg = Config(dict(custom_imports=dict(imports=['simvtp']),
                       default_scope='mmaction'))
     import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope('mmaction')
     t = MMACTION_TRANSFORMS.build(dict(type='simvtp.PackVideoTextInputs'))
     assert type(t).__module__.startswith('simvtp')
     pre = MMACTION_MODELS.build(dict(type='simvtp.VideoTextDataPreprocessor'))
