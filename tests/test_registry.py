@@ -35,3 +35,18 @@ def test_mmaction_scope_reaches_simvtp_by_prefix(mmaction_scope):
 def test_registry_parent_chain():
     assert MODELS.scope == 'simvtp'
     assert MODELS.parent.scope == 'mmaction'
+
+
+def test_simvtp_scope_finds_mmaction_models_without_importing_them():
+    """A fresh process that imported only simvtp builds mmaction2's
+    Recognizer3D / TimeSformerHead by bare name from the simvtp scope."""
+    import subprocess
+    import sys
+    code = ('import sys, simvtp\n'
+            'from mmengine.registry import init_default_scope\n'
+            'from simvtp.registry import MODELS\n'
+            'init_default_scope("simvtp")\n'
+            'assert "mmaction.models" not in sys.modules\n'
+            'for name in ("Recognizer3D", "TimeSformerHead"):\n'
+            '    assert MODELS.get(name) is not None, name\n')
+    subprocess.run([sys.executable, '-c', code], check=True)
