@@ -4,6 +4,7 @@ from .grounding import (ActivityNetCaptionsGroundingDataset,
                         CharadesSTAGroundingDataset, TACoSGroundingDataset,
                         TemporalGroundingDataset)
 from .msrvtt import MSRVTTDataset
+from .vqa import MultipleChoiceQADataset, OpenEndedQADataset
 from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
 from .video_text import AnnotationError, VideoTextPairDataset
@@ -11,7 +12,8 @@ from .webvid import WebVidDataset
 from .webvid_shards import WebVidShardDataset
 
 __all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
-           'MSRVTTDataset', 'VideoTextPairDataset', 'WebVidDataset',
+           'MSRVTTDataset', 'MultipleChoiceQADataset', 'OpenEndedQADataset',
+           'VideoTextPairDataset', 'WebVidDataset',
            'WebVidShardDataset', 'is_data_error', 'load_tokenizer',
            'ActivityNetCaptionsGroundingDataset',
            'CharadesSTAGroundingDataset', 'TACoSGroundingDataset',
