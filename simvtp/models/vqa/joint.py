@@ -8,6 +8,17 @@ from ..utils.pooling import masked_mean
 POOLINGS = ('mean', 'mean_with_padding')
 
 
+def embed_clip(backbone, inputs: dict) -> torch.Tensor:
+    """Embedded clip tokens ``(B, N_vis, D)``: only the visible tubes when
+    the inputs carry a ``video_mask`` (``TubeMasking`` in a training
+    pipeline: the regime the VTM head was pre-trained in, and several times
+    cheaper), every tube otherwise."""
+    if 'video_mask' in inputs:
+        return backbone.embed_video_visible(
+            inputs['video'], inputs['video_mask'], inputs.get('num_visible'))
+    return backbone.embed_video(inputs['video'])
+
+
 def joint_features(backbone, video_tokens: torch.Tensor,
                    text_ids: torch.Tensor,
                    text_mask: Optional[torch.Tensor],

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from ...registry import MODELS
-from .joint import POOLINGS, joint_features
+from .joint import POOLINGS, embed_clip, joint_features
 
 
 @MODELS.register_module()
@@ -61,7 +61,7 @@ class VideoQAMultipleChoice(BaseModel):
 
     def pair_logits(self, inputs: dict) -> torch.Tensor:
         """VTM logits ``(sum K_b, 2)`` of every (clip, option) pair."""
-        video = self.backbone.embed_video(inputs['video'])
+        video = embed_clip(self.backbone, inputs)
         pooled = joint_features(self.backbone, video, inputs['input_ids'],
                                 inputs.get('attention_mask'),
                                 self._counts(inputs), self.pooling)

@@ -6,7 +6,7 @@ from mmengine.model import BaseModel
 
 from ...datasets.vqa.answer_vocab import AnswerVocabulary
 from ...registry import MODELS
-from .joint import POOLINGS, joint_features
+from .joint import POOLINGS, embed_clip, joint_features
 
 
 @MODELS.register_module()
@@ -53,7 +53,7 @@ class VideoQAClassifier(BaseModel):
 
     def answer_logits(self, inputs: dict) -> torch.Tensor:
         """``(B, A)`` answer logits."""
-        video = self.backbone.embed_video(inputs['video'])
+        video = embed_clip(self.backbone, inputs)
         pooled = joint_features(self.backbone, video, inputs['input_ids'],
                                 inputs.get('attention_mask'),
                                 pooling=self.pooling)
