@@ -13,6 +13,7 @@ from simvtp.datasets.vqa import (AnswerVocabulary, MultipleChoiceQADataset,
                                  read_annotations)
 from simvtp.evaluation import (MultipleChoiceScoreAccuracy,
                                OpenEndedQAAccuracy)
+from tests.test_datasets.test_synthetic_grounding import triples
 
 TGIF_MC_HEADER = 'gif_name\tquestion\ta1\ta2\ta3\ta4\ta5\tanswer\tvid_id\tkey\n'
 
@@ -101,7 +102,7 @@ def test_vocabulary_from_train_only_and_oov_counts_wrong(tmp_path):
     ds = OpenEndedQADataset(test, answer_vocab=vocab, test_mode=True,
                             question_type='first_word')
     assert len(ds) == 3  # the OOV question is kept
-    assert [ds.get_data_info(i)['answer_label'] for i in range(3)] == \
+    assert [ds.get_data_info(i)['label'] for i in range(3)] == \
         [1, -1, 2]
     assert ds.get_data_info(1)['question_type'] == 'what'
     with pytest.raises(ValueError, match='count as wrong'):
@@ -112,7 +113,7 @@ def test_vocabulary_from_train_only_and_oov_counts_wrong(tmp_path):
     samples = []
     for i in range(3):
         info = ds.get_data_info(i)
-        label = info['answer_label']
+        label = info['label']
         samples.append(dict(gt_answers=info['gt_answers'],
                             gt_label=np.array([label]),
                             question_type=info['question_type'],
@@ -169,19 +170,6 @@ def test_mc_overlap_with_training_videos_warns(tmp_path):
 
 
 # ------------------------------------------------------------ synthetic QA
-def _triples(caption):
-    from simvtp.datasets.synthetic.scene import MOTIONS
-    out = []
-    for phrase in caption.split(' and '):
-        words = phrase.split()
-        if words[0] in ('a', 'an', 'the'):
-            words = words[1:]
-        rest = ' '.join(words[2:])
-        motion = next(m for m, f in MOTIONS.items() if rest in f)
-        out.append((words[0], words[1], motion))
-    return out
-
-
 def test_synthetic_answers_follow_from_the_scene():
     for i in range(200):
         rng = np.random.default_rng([3, i])
@@ -214,7 +202,7 @@ def test_synthetic_distractors_differ_in_exactly_one_attribute():
         scene = sample_scene(rng)
         mc = make_choices(scene.objects, rng, 5)
         true = set((o.colour, o.shape, o.motion) for o in scene.objects)
-        options = [_triples(c) for c in mc['caption']]
+        options = [triples(c) for c in mc['caption']]
         assert len(set(mc['caption'])) == 5
         assert set(options[mc['answer']]) == true
         ref = options[mc['answer']]

@@ -72,6 +72,18 @@ def question_words() -> List[str]:
     return sorted(words | set(COLOURS) | set(SHAPES))
 
 
+def read_base_vocab(base_dir: str) -> str:
+    """The text of the pre-training tokenizer's ``vocab.txt``."""
+    path = osp.join(base_dir, 'vocab.txt')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} not found: the QA tokenizer extends the pre-training '
+            'vocabulary; generate data/synthetic first (`python '
+            'tools/data/make_synthetic.py`)')
+    with open(path, encoding='utf-8') as f:
+        return f.read()
+
+
 def extend_vocab(base_dir: str, words: Sequence[str], out_dir: str,
                  max_size: Optional[int] = None) -> int:
     """Copy a WordPiece vocabulary and append the ``words`` it lacks.
@@ -90,14 +102,7 @@ def extend_vocab(base_dir: str, words: Sequence[str], out_dir: str,
         The size of the extended vocabulary.
     """
     from transformers import BertTokenizerFast
-    src = osp.join(base_dir, 'vocab.txt')
-    if not osp.isfile(src):
-        raise FileNotFoundError(
-            f'{src} not found: the QA tokenizer extends the pre-training '
-            'vocabulary; generate data/synthetic first (`python '
-            'tools/data/make_synthetic.py`)')
-    with open(src, encoding='utf-8') as f:
-        tokens = [line.rstrip('\n') for line in f if line.strip()]
+    tokens = [t for t in read_base_vocab(base_dir).split('\n') if t.strip()]
     known = set(tokens)
     tokens += [w for w in words if w not in known]
     if max_size is not None and len(tokens) > max_size:
@@ -290,14 +295,7 @@ def generate_qa_dataset(root: str,
             num_frames < 2 or size < 16 or fps <= 0:
         raise ValueError('need num_options >= 2, non-negative counts, '
                          'num_frames >= 2, size >= 16 and fps > 0')
-    vocab_path = osp.join(base_tokenizer, 'vocab.txt')
-    if not osp.isfile(vocab_path):
-        raise FileNotFoundError(
-            f'{vocab_path} not found: the QA tokenizer extends the '
-            'pre-training vocabulary; generate data/synthetic first '
-            '(`python tools/data/make_synthetic.py`)')
-    with open(vocab_path, encoding='utf-8') as f:
-        base_vocab = f.read()
+    base_vocab = read_base_vocab(base_tokenizer)
     counts = {'train': int(num_train), 'val': int(num_val),
               'test': int(num_test)}
     params = dict(version=QA_VERSION, seed=int(seed),

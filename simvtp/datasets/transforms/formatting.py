@@ -67,7 +67,8 @@ class PackVideoQAInputs(PackVideoTextInputs):
     metainfo (``meta_keys``).
 
     Args:
-        label_key: ``'label'`` (multiple choice) or ``'answer_label'``.
+        label_key: where the label is (``'label'``: the true option of a
+            multiple-choice item, the answer class of an open-ended one).
         meta_keys: copied into the data sample's metainfo.
     """
 

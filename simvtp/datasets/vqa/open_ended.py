@@ -24,7 +24,7 @@ class OpenEndedQADataset(BaseActionDataset):
     """Open-ended video QA items.
 
     Each item: ``filename``, ``text`` (the question), ``gt_answers``
-    (normalised answers, as annotated), ``answer_label`` (class of the most
+    (normalised answers, as annotated), ``label`` (class of the most
     frequent in-vocabulary answer, -1 if none is in the vocabulary),
     ``question_id`` and ``question_type`` (None when the data has none).
 
@@ -95,6 +95,6 @@ class OpenEndedQADataset(BaseActionDataset):
                 filename=osp.join(root, rec['video']),
                 text=rec['question'],
                 gt_answers=[normalize_answer(a) for a in rec['answers']],
-                answer_label=label, question_id=rec['question_id'],
+                label=label, question_id=rec['question_id'],
                 question_type=qtype))
         return items

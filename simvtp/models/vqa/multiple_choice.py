@@ -3,14 +3,14 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 
 from ...registry import MODELS
-from .joint import POOLINGS, embed_clip, joint_features
+from .base import BaseVideoQA
+from .joint import embed_clip, joint_features
 
 
 @MODELS.register_module()
-class VideoQAMultipleChoice(BaseModel):
+class VideoQAMultipleChoice(BaseVideoQA):
     """Score each ``[video ; question + option]`` pair by the VTM head.
 
     All ``K`` options of a question are encoded in one batch: the clip is
@@ -36,14 +36,8 @@ class VideoQAMultipleChoice(BaseModel):
                  pooling: str = 'mean',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if pooling not in POOLINGS:
-            raise ValueError(f'pooling must be one of {POOLINGS}, got '
-                             f'{pooling!r}')
-        super().__init__(data_preprocessor=data_preprocessor or dict(
-            type='VideoTextDataPreprocessor'), init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
+        super().__init__(backbone, pooling, data_preprocessor, init_cfg)
         self.vtm_head = MODELS.build(vtm_head)
-        self.pooling = pooling
         if self.vtm_head.embed_dims != self.backbone.embed_dims:
             raise ValueError(f'vtm_head.embed_dims={self.vtm_head.embed_dims}'
                              f' != backbone width {self.backbone.embed_dims}')
@@ -83,27 +77,14 @@ class VideoQAMultipleChoice(BaseModel):
         logits = self.pair_logits(inputs)
         return self.per_question(logits[:, 1], self._counts(inputs))
 
-    # --------------------------------------------------------------- forward
-    def forward(self, inputs: dict, data_samples: Optional[List] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.option_scores(inputs)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')
-
-    @staticmethod
-    def _labels(data_samples, device) -> torch.Tensor:
-        return torch.cat([s.gt_label.reshape(1) for s in data_samples]
-                         ).long().to(device)
+    def scores(self, inputs: dict) -> torch.Tensor:
+        """``mode='tensor'``: :meth:`option_scores`."""
+        return self.option_scores(inputs)
 
     def loss(self, inputs: dict, data_samples: List) -> Dict[str, torch.Tensor]:
         """Cross entropy over each question's options; ``acc`` is logged."""
         scores = self.option_scores(inputs)
-        labels = self._labels(data_samples, scores.device)
+        labels = self.gt_labels(data_samples, scores.device)
         return dict(loss=F.cross_entropy(scores, labels),
                     acc=(scores.argmax(1) == labels).float().mean().detach())
 

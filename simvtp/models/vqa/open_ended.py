@@ -2,15 +2,15 @@
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.model import BaseModel
 
 from ...datasets.vqa.answer_vocab import AnswerVocabulary
 from ...registry import MODELS
-from .joint import POOLINGS, embed_clip, joint_features
+from .base import BaseVideoQA
+from .joint import embed_clip, joint_features
 
 
 @MODELS.register_module()
-class VideoQAClassifier(BaseModel):
+class VideoQAClassifier(BaseVideoQA):
     """``[video ; question]`` through the unified encoder, pooled, then an
     answer classifier (:class:`~simvtp.models.heads.QAClassifierHead`).
 
@@ -34,12 +34,7 @@ class VideoQAClassifier(BaseModel):
                  pooling: str = 'mean',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if pooling not in POOLINGS:
-            raise ValueError(f'pooling must be one of {POOLINGS}, got '
-                             f'{pooling!r}')
-        super().__init__(data_preprocessor=data_preprocessor or dict(
-            type='VideoTextDataPreprocessor'), init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
+        super().__init__(backbone, pooling, data_preprocessor, init_cfg)
         self.vocab = AnswerVocabulary.from_train_file(**answer_vocab)
         head = dict(head)
         head.setdefault('in_channels', self.backbone.embed_dims)
@@ -49,7 +44,6 @@ class VideoQAClassifier(BaseModel):
                              f'the answer vocabulary has {len(self.vocab)} '
                              'answers; leave num_classes out')
         self.head = MODELS.build(head)
-        self.pooling = pooling
 
     def answer_logits(self, inputs: dict) -> torch.Tensor:
         """``(B, A)`` answer logits."""
@@ -59,22 +53,14 @@ class VideoQAClassifier(BaseModel):
                                 pooling=self.pooling)
         return self.head(pooled)
 
-    def forward(self, inputs: dict, data_samples: Optional[List] = None,
-                mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.answer_logits(inputs)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')
+    def scores(self, inputs: dict) -> torch.Tensor:
+        """``mode='tensor'``: :meth:`answer_logits`."""
+        return self.answer_logits(inputs)
 
     def loss(self, inputs: dict, data_samples: List) -> Dict[str, torch.Tensor]:
         logits = self.answer_logits(inputs)
-        labels = torch.cat([s.gt_label.reshape(1) for s in data_samples]
-                           ).long().to(logits.device)
-        return self.head.loss(logits, labels)
+        return self.head.loss(
+            logits, self.gt_labels(data_samples, logits.device))
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List) -> List:
