@@ -88,7 +88,11 @@ def main():
         cfg.randomness['deterministic'] = args.deterministic
     add_default_hooks(cfg, DEFAULT_HOOKS)
     prepare_runtime(cfg)
-    runner = Runner.from_cfg(cfg)
+    if 'runner_type' in cfg:  # e.g. FlexibleRunner with an FSDP strategy
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
     runner.train()
     if cfg.get('test_after_train', False) and cfg.get('test_dataloader'):
         runner.test()

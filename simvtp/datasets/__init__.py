@@ -4,6 +4,7 @@ from .grounding import (ActivityNetCaptionsGroundingDataset,
                         CharadesSTAGroundingDataset, TACoSGroundingDataset,
                         TemporalGroundingDataset)
 from .msrvtt import MSRVTTDataset
+from .multi_clip_collate import multi_clip_collate
 from .vqa import MultipleChoiceQADataset, OpenEndedQADataset
 from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
@@ -17,4 +18,4 @@ __all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
            'WebVidShardDataset', 'is_data_error', 'load_tokenizer',
            'ActivityNetCaptionsGroundingDataset',
            'CharadesSTAGroundingDataset', 'TACoSGroundingDataset',
-           'TemporalGroundingDataset']
+           'TemporalGroundingDataset', 'multi_clip_collate']
