@@ -5,6 +5,7 @@ from .grounding import (ActivityNetCaptionsGroundingDataset,
                         TemporalGroundingDataset)
 from .msrvtt import MSRVTTDataset
 from .multi_clip_collate import multi_clip_collate
+from .vqa import MultipleChoiceQADataset, OpenEndedQADataset
 from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
 from .video_text import AnnotationError, VideoTextPairDataset
@@ -12,7 +13,8 @@ from .webvid import WebVidDataset
 from .webvid_shards import WebVidShardDataset
 
 __all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
-           'MSRVTTDataset', 'VideoTextPairDataset', 'WebVidDataset',
+           'MSRVTTDataset', 'MultipleChoiceQADataset', 'OpenEndedQADataset',
+           'VideoTextPairDataset', 'WebVidDataset',
            'WebVidShardDataset', 'is_data_error', 'load_tokenizer',
            'ActivityNetCaptionsGroundingDataset',
            'CharadesSTAGroundingDataset', 'TACoSGroundingDataset',

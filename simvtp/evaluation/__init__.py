@@ -1,2 +1,3 @@
-from .metrics import (TemporalGroundingMetric,  # noqa: F401
+from .metrics import (MultipleChoiceScoreAccuracy,  # noqa: F401
+                      OpenEndedQAAccuracy, TemporalGroundingMetric,
                       VideoTextRetrievalMetric)

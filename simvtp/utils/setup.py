@@ -32,8 +32,10 @@ def prepare_runtime(cfg: Config) -> Config:
       (CUDA, NPU, MLU, MUSA) keep the config's backend.
     * A config with ``synthetic_data=dict(root=..., ...)`` gets its embedded
       dataset generated when absent (rank 0 generates, the others wait);
-      likewise ``synthetic_grounding_data`` (long videos with timed events)
-      and ``synthetic_action_data`` (one-object clips labelled by motion).
+      likewise ``synthetic_grounding_data`` (long videos with timed events),
+      ``synthetic_action_data`` (one-object clips labelled by motion) and
+      ``synthetic_qa_data`` (clips with questions and choices; after
+      ``synthetic_data``, whose tokenizer it extends).
     * A config with ``feature_extraction=dict(...)`` gets its clip features
       extracted (resumable, all ranks share the work) unless the feature
       file already holds every listed video
@@ -61,6 +63,10 @@ def prepare_runtime(cfg: Config) -> Config:
     if action:
         from simvtp.datasets.synthetic import generate_action_dataset
         ensure_synthetic_data(dict(action), generate_action_dataset)
+    qa = cfg.get('synthetic_qa_data')
+    if qa:
+        from simvtp.datasets.synthetic import generate_qa_dataset
+        ensure_synthetic_data(dict(qa), generate_qa_dataset)
     extraction = cfg.get('feature_extraction')
     if extraction:
         from simvtp.apis.feature_file import ensure_features

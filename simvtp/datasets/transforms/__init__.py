@@ -1,5 +1,5 @@
 
-from .formatting import PackVideoTextInputs  # noqa: F401
+from .formatting import PackVideoQAInputs, PackVideoTextInputs  # noqa: F401
 from .grounding import PackGroundingInputs  # noqa: F401
 from .text import TokenizeText  # noqa: F401
 from .masking import TextMasking, TubeMasking  # noqa: F401

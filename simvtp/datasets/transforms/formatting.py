@@ -55,3 +55,37 @@ class PackVideoTextInputs(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackVideoQAInputs(PackVideoTextInputs):
+    """:class:`PackVideoTextInputs` plus the QA label as ``gt_label``.
+
+    ``results[label_key]`` (the true option of a multiple-choice item, or
+    the answer class of an open-ended one, -1 when out of vocabulary) is
+    set with ``set_gt_label``; the remaining QA fields travel in the
+    metainfo (``meta_keys``).
+
+    Args:
+        label_key: where the label is (``'label'``: the true option of a
+            multiple-choice item, the answer class of an open-ended one).
+        meta_keys: copied into the data sample's metainfo.
+    """
+
+    def __init__(self, label_key: str = 'label', meta_keys: Sequence[str] = (
+            'filename', 'text', 'question_id', 'question_type',
+            'gt_answers')) -> None:
+        super().__init__(meta_keys=meta_keys)
+        self.label_key = label_key
+
+    def transform(self, results: dict) -> dict:
+        packed = super().transform(results)
+        if self.label_key not in results:
+            raise KeyError(f'PackVideoQAInputs: {results.get("filename")} '
+                           f'has no {self.label_key!r}')
+        packed['data_samples'].set_gt_label(int(results[self.label_key]))
+        return packed
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(label_key={self.label_key!r}, '
+                f'meta_keys={self.meta_keys})')

@@ -1,2 +1,4 @@
 from .grounding_metric import TemporalGroundingMetric, grounding_recall  # noqa: F401
 from .retrieval_metric import VideoTextRetrievalMetric  # noqa: F401
+from .vqa_metric import (MultipleChoiceScoreAccuracy,  # noqa: F401
+                         OpenEndedQAAccuracy)

@@ -1,0 +1,64 @@
+"""The joint ``[video ; text]`` pass that video-QA models pool."""
+from typing import Optional, Sequence
+
+import torch
+
+from ..utils.pooling import masked_mean
+
+POOLINGS = ('mean', 'mean_with_padding')
+
+
+def embed_clip(backbone, inputs: dict) -> torch.Tensor:
+    """Embedded clip tokens ``(B, N_vis, D)``: only the visible tubes when
+    the inputs carry a ``video_mask`` (``TubeMasking`` in a training
+    pipeline: the regime the VTM head was pre-trained in, and several times
+    cheaper), every tube otherwise."""
+    if 'video_mask' in inputs:
+        return backbone.embed_video_visible(
+            inputs['video'], inputs['video_mask'], inputs.get('num_visible'))
+    return backbone.embed_video(inputs['video'])
+
+
+def joint_features(backbone, video_tokens: torch.Tensor,
+                   text_ids: torch.Tensor,
+                   text_mask: Optional[torch.Tensor],
+                   counts: Optional[Sequence[int]] = None,
+                   pooling: str = 'mean') -> torch.Tensor:
+    """Pooled joint encodings of each text row with its clip.
+
+    The video is embedded once per clip; ``counts`` repeats clip ``b``'s
+    tokens for its ``counts[b]`` text rows (the options of one question),
+    and all pairs go through the encoder as one batch. Pooling is
+    pre-training's VTM pooling: the mean over video and text tokens,
+    excluding text padding (``'mean_with_padding'``: including it).
+
+    Args:
+        backbone: a :class:`~simvtp.models.backbones.UnifiedViT`.
+        video_tokens: ``(B, N, D)`` embedded clip tokens.
+        text_ids: ``(R, L)`` token ids, ``R = sum(counts)`` (``B`` without
+            counts).
+        text_mask: ``(R, L)`` 1 = real token, or None.
+        counts: text rows per clip, or None for one each.
+        pooling: ``'mean'`` or ``'mean_with_padding'``.
+
+    Returns:
+        ``(R, D)``.
+    """
+    if counts is not None:
+        if len(counts) != video_tokens.shape[0] or \
+                sum(counts) != text_ids.shape[0]:
+            raise ValueError(f'counts {list(counts)} do not match '
+                             f'{video_tokens.shape[0]} clips and '
+                             f'{text_ids.shape[0]} text rows')
+        repeats = torch.as_tensor(list(counts), device=video_tokens.device)
+        video_tokens = video_tokens.repeat_interleave(
+            repeats, dim=0, output_size=int(sum(counts)))
+    text = backbone.embed_text(text_ids)
+    video_out, text_out = backbone.encode(video_tokens, text, text_mask)
+    tokens = torch.cat([video_out, text_out], dim=1)
+    if pooling == 'mean_with_padding' or text_mask is None:
+        return masked_mean(tokens)
+    valid = torch.cat([text_mask.new_ones(tokens.shape[0],
+                                          video_out.shape[1]),
+                       text_mask], dim=1)
+    return masked_mean(tokens, valid)

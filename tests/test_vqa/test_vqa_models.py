@@ -1,0 +1,137 @@
+"""Video-QA models: option scoring, CE over options, answer classifier."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmaction.structures import ActionDataSample
+from mmengine.registry import init_default_scope
+
+from simvtp.models.utils.pooling import masked_mean
+from simvtp.registry import MODELS
+from tests.tiny_model import tiny_geometry
+
+K = 3
+
+
+def _backbone():
+    geo = tiny_geometry()['backbone']
+    return dict(type='UnifiedViT', **geo)
+
+
+def _mc_model(cls='VideoQAMultipleChoice', **kwargs):
+    init_default_scope('simvtp')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type=cls, backbone=_backbone(),
+                              vtm_head=dict(type='VTMHead', embed_dims=32),
+                              **kwargs))
+    return model.eval()
+
+
+def _mc_inputs(batch=2, k=K, length=6):
+    torch.manual_seed(1)
+    ids = torch.randint(5, 40, (batch * k, length))
+    mask = torch.ones_like(ids)
+    mask[1, 4:] = 0  # one option shorter than the others
+    ids[1, 4:] = 0
+    return dict(video=torch.randn(batch, 3, 4, 32, 32), input_ids=ids,
+                attention_mask=mask, text_counts=[k] * batch)
+
+
+def _samples(labels):
+    out = []
+    for label in labels:
+        s = ActionDataSample()
+        s.set_gt_label(label)
+        out.append(s)
+    return out
+
+
+def test_option_scores_equal_scoring_each_option_alone():
+    model = _mc_model()
+    inputs = _mc_inputs()
+    scores = model(inputs, mode='tensor')
+    assert scores.shape == (2, K)
+    bb = model.backbone
+    for b in range(2):
+        for k in range(K):
+            row = b * K + k
+            keep = int(inputs['attention_mask'][row].sum())
+            ids = inputs['input_ids'][row:row + 1, :keep]
+            v, t = bb.encode(bb.embed_video(inputs['video'][b:b + 1]),
+                             bb.embed_text(ids))
+            pooled = masked_mean(torch.cat([v, t], 1))
+            alone = model.vtm_head(pooled)[0, 1]
+            torch.testing.assert_close(scores[b, k], alone, atol=1e-4,
+                                       rtol=1e-4)
+    samples = model(inputs, _samples([0, 1]), mode='predict')
+    assert [s.pred_label for s in samples] == scores.argmax(1).tolist()
+    assert all(isinstance(s.pred_label, int) for s in samples)
+
+
+def test_loss_is_cross_entropy_over_options():
+    model = _mc_model()
+    inputs = _mc_inputs()
+    labels = [2, 0]
+    losses = model(inputs, _samples(labels), mode='loss')
+    scores = model(inputs, mode='tensor')
+    # independent: log-softmax by hand
+    manual = -torch.stack([scores[b, y] - torch.logsumexp(scores[b], 0)
+                           for b, y in enumerate(labels)]).mean()
+    torch.testing.assert_close(losses['loss'], manual)
+    # uneven option counts: the missing option never wins nor costs
+    short = _mc_inputs(batch=2, k=K)
+    short['input_ids'] = short['input_ids'][:-1]
+    short['attention_mask'] = short['attention_mask'][:-1]
+    short['text_counts'] = [K, K - 1]
+    s = model(short, mode='tensor')
+    assert s.shape == (2, K) and torch.isinf(s[1, -1])
+
+
+def test_zero_training_scores():
+    model = _mc_model('MatchingSimilarityMultipleChoice',
+                      vtc_head=dict(type='VTCHead', embed_dims=32,
+                                    temperature=0.05))
+    inputs = _mc_inputs()
+    scores = model.named_scores(inputs)
+    vtm = model.pair_logits(inputs).softmax(-1)[:, 1].view(2, K)
+    torch.testing.assert_close(scores['vtm'], vtm)
+    bb = model.backbone
+    video = F.normalize(masked_mean(bb.encode(bb.embed_video(
+        inputs['video']))[0]), dim=-1)
+    mask = inputs['attention_mask']
+    text = F.normalize(masked_mean(bb.encode(None, bb.embed_text(
+        inputs['input_ids']), mask)[1], mask), dim=-1).view(2, K, -1)
+    sim = torch.einsum('bd,bkd->bk', video, text) / 0.05
+    torch.testing.assert_close(scores['vtm_sim'],
+                               0.7 * vtm + 0.3 * sim.softmax(-1))
+    samples = model.predict(inputs, _samples([0, 1]))
+    assert samples[0].pred_label == int(scores['vtm_sim'][0].argmax())
+    assert set(samples[0].option_scores) == {'vtm', 'vtm_sim'}
+
+
+def test_open_ended_classifier(tmp_path):
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps([
+        dict(video='a.mp4', question='q', answer=a, question_id=i)
+        for i, a in enumerate(['red', 'red', 'blue', 'two'])]))
+    init_default_scope('simvtp')
+    model = MODELS.build(dict(
+        type='VideoQAClassifier', backbone=_backbone(),
+        answer_vocab=dict(ann_file=str(ann), top_k=2))).eval()
+    assert model.head.num_classes == 2 and model.head.fc1.out_features == 64
+    inputs = dict(video=torch.randn(3, 3, 4, 32, 32),
+                  input_ids=torch.randint(5, 40, (3, 5)),
+                  attention_mask=torch.ones(3, 5, dtype=torch.long))
+    logits = model(inputs, mode='tensor')
+    assert logits.shape == (3, 2)
+    losses = model(inputs, _samples([0, -1, 1]), mode='loss')
+    manual = F.cross_entropy(logits[[0, 2]], torch.tensor([0, 1]))
+    torch.testing.assert_close(losses['loss'], manual)
+    samples = model(inputs, _samples([0, -1, 1]), mode='predict')
+    assert [s.pred_answer for s in samples] == [
+        ['red', 'blue'][i] for i in logits.argmax(1).tolist()]
+    with pytest.raises(ValueError, match='vocabulary has 2'):
+        MODELS.build(dict(type='VideoQAClassifier', backbone=_backbone(),
+                          answer_vocab=dict(ann_file=str(ann), top_k=2),
+                          head=dict(type='QAClassifierHead', num_classes=5)))
