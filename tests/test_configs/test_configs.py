@@ -23,9 +23,13 @@ def test_config_parses(path):
     cfg = Config.fromfile(path)
     rel = os.path.relpath(path, REPO)
     if '_base_' not in rel:
-        expected = {'grounding': 'TAN2D', 'recognition': 'Recognizer3D'
-                    }.get(rel.split(os.sep)[1], 'SimVTP')
-        assert cfg.model.type == expected
+        expected = {'grounding': {'TAN2D'},
+                    'recognition': {'Recognizer3D'},
+                    'retrieval': {'VideoTextRetriever'},
+                    'vqa': {'VideoQAMultipleChoice', 'VideoQAClassifier',
+                            'MatchingSimilarityMultipleChoice'},
+                    }.get(rel.split(os.sep)[1], {'SimVTP'})
+        assert cfg.model.type in expected
         assert cfg.default_scope == 'simvtp'
 
 
