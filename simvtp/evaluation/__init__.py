@@ -1,2 +1,2 @@
 from .metrics import (TemporalGroundingMetric,  # noqa: F401
-                      VideoTextRetrievalMetric)
+                      VideoTextRetrievalMetric, VTMRerankRetrievalMetric)

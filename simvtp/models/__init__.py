@@ -1,1 +1,1 @@
-from . import algorithms, backbones, data_preprocessors, decoders, grounding, heads, layers, utils  # noqa: F401
+from . import algorithms, backbones, data_preprocessors, decoders, grounding, heads, layers, retrievers, utils  # noqa: F401

@@ -148,6 +148,10 @@ class UnifiedViT(BaseModule):
             ``'auto'`` (SDPA, but the hand-written path for bf16/fp16 on
             CPU, where it is faster; see ``layers/transformer.py``).
         with_cp (bool): Gradient checkpointing per block while training.
+        final_norm (bool): end :meth:`encode` with a LayerNorm over every
+            token (``norm``). False makes ``norm`` an identity, as in
+            encoders that normalise the pooled feature instead (the
+            authors' fine-tuned retrieval towers, ``use_mean_pooling``).
         skip_padding (bool): :meth:`encode` computes only real tokens when a
             text key mask is given (:mod:`~simvtp.models.layers.packed`):
             the same outputs up to rounding at real tokens, fewer FLOPs the
@@ -191,6 +195,7 @@ class UnifiedViT(BaseModule):
                  attn_impl: str = 'sdpa',
                  with_cp: bool = False,
                  skip_padding: bool = False,
+                 final_norm: bool = True,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         arch_cfg = self._parse_arch(arch)
@@ -237,7 +242,9 @@ class UnifiedViT(BaseModule):
         self.blocks = build_blocks(
             dims, self.num_layers, self.num_heads, self.mlp_ratio, qkv_bias,
             drop_rate, attn_drop_rate, drop_path_rate, norm_eps, attn_impl)
-        self.norm = nn.LayerNorm(dims, eps=norm_eps)
+        self.final_norm = bool(final_norm)
+        self.norm = nn.LayerNorm(dims, eps=norm_eps) if final_norm \
+            else nn.Identity()
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:

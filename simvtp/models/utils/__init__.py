@@ -1,4 +1,5 @@
 from .distributed import all_gather_with_grad, get_rank_and_world
-from .pooling import masked_mean
+from .pooling import masked_mean, pool_text, pool_video
 
-__all__ = ['all_gather_with_grad', 'get_rank_and_world', 'masked_mean']
+__all__ = ['all_gather_with_grad', 'get_rank_and_world', 'masked_mean',
+           'pool_text', 'pool_video']
