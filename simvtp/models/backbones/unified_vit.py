@@ -301,6 +301,33 @@ class UnifiedViT(BaseModule):
         """
         return {'video_pos_embed'} if self.learnable_video_pos else set()
 
+    def get_layer_depth(self, param_name: str, prefix: str = ''
+                        ) -> Tuple[int, int]:
+        """Depth of a parameter for layer-wise lr decay (mmpretrain's API).
+
+        Args:
+            param_name (str): full parameter name in the model.
+            prefix (str): this encoder's prefix in the model (e.g.
+                ``'backbone.'``).
+
+        Returns:
+            tuple: ``(layer_id, max_layer_id)`` with ``max_layer_id =
+            num_layers + 2``: the embeddings (cube, positions, text) are
+            layer 0, ``blocks.i`` is ``i + 1``, the final norm and anything
+            else ``num_layers + 1``.
+        """
+        max_layer_id = self.num_layers + 2
+        if not param_name.startswith(prefix):
+            raise ValueError(f'{param_name!r} does not start with the '
+                             f'encoder prefix {prefix!r}')
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed.', 'video_pos_embed',
+                            'text_embeddings.')):
+            return 0, max_layer_id
+        if name.startswith('blocks.'):
+            return int(name.split('.')[1]) + 1, max_layer_id
+        return self.num_layers + 1, max_layer_id
+
     # ------------------------------------------------------------- embedding
     def _video_pos(self, grid: Tuple[int, int, int],
                    ref: torch.Tensor) -> torch.Tensor:
