@@ -66,8 +66,9 @@ class VideoTextRetriever(BaseModel):
             post-pool norms; a diagnostic, not the recipe).
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
         init_cfg: e.g. ``dict(type='SimVTPPretrained', checkpoint=...,
-            prefix_map={'backbone.': 'backbone.'})``; applied after every
-            part's own initialisation.
+            prefix_map={'backbone.': 'backbone.', 'vtm_head.': 'vtm_head.'})``
+            (two towers: ``{'backbone.': ['video_encoder.',
+            'text_encoder.']}``); loaded after every part's own init.
     """
 
     def __init__(self,
@@ -148,20 +149,24 @@ class VideoTextRetriever(BaseModel):
         """The ``UnifiedViT`` that encodes captions."""
         return self.backbone if self.tied else self.text_encoder
 
-    def init_weights(self) -> None:
-        """Every part's own initialisation, then ``init_cfg`` (so a
-        pre-trained checkpoint is not overwritten by the parts' inits)."""
-        init_cfg, self.init_cfg = self.init_cfg, None
-        super().init_weights()
-        if init_cfg:
-            from mmengine.model import initialize
-            initialize(self, init_cfg)
-            self.init_cfg = init_cfg
-
     # ---------------------------------------------------------- features
-    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
-        """``(B, C, T, H, W)`` normalised clips -> pooled ``(B, D)``."""
-        feat = pool_video(self.video_tower, video)
+    def encode_video(self, video: torch.Tensor,
+                     video_mask: Optional[torch.Tensor] = None,
+                     num_visible: Optional[int] = None) -> torch.Tensor:
+        """``(B, C, T, H, W)`` normalised clips -> pooled ``(B, D)``.
+
+        With a ``video_mask`` ``(B, N)`` (True = hidden, from a
+        ``TubeMasking`` step in the training pipeline) only the visible
+        tubes are embedded and encoded: as pre-training's VTC saw them, at
+        a fraction of the cost (FLIP-style token dropping).
+        """
+        if video_mask is None:
+            feat = pool_video(self.video_tower, video)
+        else:
+            encoder = self.video_tower
+            tokens = encoder.embed_video_visible(video, video_mask,
+                                                 num_visible)
+            feat = encoder.encode(tokens)[0].mean(dim=1)
         return feat if self.video_post_norm is None else \
             self.video_post_norm(feat)
 
@@ -221,12 +226,14 @@ class VideoTextRetriever(BaseModel):
 
     def loss(self, inputs: dict, data_samples=None) -> Dict[str, torch.Tensor]:
         """Contrastive loss of a batch of ``B`` (clip, caption) pairs:
-        ``video`` (B, C, T, H, W), ``input_ids`` / ``attention_mask``
-        (B, L). Returns ``loss_vtc`` and the (logged) temperature."""
+        ``video`` (B, C, T, H, W) (and optionally ``video_mask`` (B, N)),
+        ``input_ids`` / ``attention_mask`` (B, L). Returns ``loss_vtc`` and
+        the (logged) temperature."""
         if inputs['video'].dim() != 5:
             raise ValueError('training takes one clip per sample, (B, C, T, '
                              f"H, W); got {tuple(inputs['video'].shape)}")
-        video = self.encode_video(inputs['video'])
+        video = self.encode_video(inputs['video'], inputs.get('video_mask'),
+                                  inputs.get('num_visible'))
         text = self.encode_text(inputs['input_ids'], self._keys(inputs))
         return self.vtc_head.loss(video, text)
 
