@@ -18,7 +18,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from simvtp.utils.model_selection import (check_selection_split,  # noqa: E402
-                                          test_checkpoints)
+                                          evaluate_checkpoints)
 from simvtp.utils.safe_load import use_safe_checkpoint_loading  # noqa: E402
 from simvtp.utils.setup import (add_default_hooks, load_config,  # noqa: E402
                                 prepare_runtime)
@@ -67,7 +67,7 @@ def main():
     if single is not None or not names:
         runner.test()
     else:
-        test_checkpoints(runner, names)
+        evaluate_checkpoints(runner, names)
 
 
 if __name__ == '__main__':

@@ -25,7 +25,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from simvtp.utils.model_selection import (check_selection_split,  # noqa: E402
-                                          test_checkpoints)
+                                          evaluate_checkpoints)
 from simvtp.utils.safe_load import use_safe_checkpoint_loading  # noqa: E402
 from simvtp.utils.setup import (add_default_hooks, load_config,  # noqa: E402
                                 prepare_runtime)
@@ -99,7 +99,7 @@ def main():
         # True: the weights training ended with; a list such as
         # ['best', 'last']: those checkpoints of the work dir, in turn
         if isinstance(after, (list, tuple)):
-            test_checkpoints(runner, after)
+            evaluate_checkpoints(runner, after)
         else:
             runner.test()
 

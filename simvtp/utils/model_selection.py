@@ -8,7 +8,7 @@
 * :func:`resolve_checkpoint`: ``'last'`` / ``'best'`` (the one
   ``CheckpointHook(save_best=...)`` kept, i.e. the best on validation) /
   a path -> a checkpoint file of the work dir.
-* :func:`test_checkpoints`: test several checkpoints with one runner and
+* :func:`evaluate_checkpoints`: test several checkpoints with one runner and
   return their figures, labelled.
 """
 import glob
@@ -20,7 +20,7 @@ from mmengine.logging import print_log
 
 from .config_check import ConfigError
 
-__all__ = ['check_selection_split', 'resolve_checkpoint', 'test_checkpoints',
+__all__ = ['check_selection_split', 'resolve_checkpoint', 'evaluate_checkpoints',
            'SELECT_ON_TEST_WARNING']
 
 SELECT_ON_TEST_WARNING = (
@@ -109,7 +109,7 @@ def resolve_checkpoint(name: str, work_dir: str) -> str:
     return path
 
 
-def test_checkpoints(runner, names: Sequence[str]) -> List[Dict]:
+def evaluate_checkpoints(runner, names: Sequence[str]) -> List[Dict]:
     """Test each checkpoint (``'last'``, ``'best'`` or a path) in turn with
     ``runner`` and log one summary line per checkpoint.
 
