@@ -49,6 +49,9 @@ class VideoTextPairDataset(BaseActionDataset):
             seed=0)``: a fixed, seeded set of videos held out of the file
             (:mod:`~.holdout`); ``'val'`` keeps only those, ``'train'`` the
             others (a validation split carved from training annotations).
+        join_captions: a separator: all captions of a video become one
+            caption joined by it, in file order (paragraph-to-video
+            retrieval, e.g. DiDeMo); None keeps them apart.
         **kwargs: forwarded to :class:`mmaction.datasets.BaseActionDataset`.
     """
 
@@ -59,6 +62,7 @@ class VideoTextPairDataset(BaseActionDataset):
                  per_video: bool = False,
                  max_pairs: Optional[int] = None,
                  holdout: Optional[dict] = None,
+                 join_captions: Optional[str] = None,
                  **kwargs) -> None:
         moved = [k for k in GUARD_ARGUMENTS if k in kwargs]
         if moved:
@@ -69,6 +73,7 @@ class VideoTextPairDataset(BaseActionDataset):
                 f"type='{type(self).__name__}', ...))")
         self.per_video = per_video
         self.max_pairs = max_pairs
+        self.join_captions = join_captions
         self.holdout = check_holdout(holdout, f'{type(self).__name__}('
                                      f'ann_file={ann_file!r})')
         super().__init__(
@@ -96,6 +101,12 @@ class VideoTextPairDataset(BaseActionDataset):
                                    self.ann_file)
             val = self.holdout['part'] == 'val'
             pairs = [p for p in pairs if (p[0] in held) == val]
+        if self.join_captions is not None:
+            paragraphs: Dict[str, List[str]] = {}
+            for video, caption in pairs:
+                paragraphs.setdefault(video, []).append(caption)
+            pairs = [(video, self.join_captions.join(captions))
+                     for video, captions in paragraphs.items()]
         for video, caption in pairs:
             # stored as written (the data root is joined per item: saves
             # len(root) bytes per row)
