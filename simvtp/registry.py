@@ -27,8 +27,13 @@ SCOPE = 'simvtp'
 
 
 def _child(name, parent, location):
+    # mmengine imports only the current registry's locations on a lookup,
+    # not its parent's: without mmaction2's own locations here, a bare
+    # mmaction2 name (``Recognizer3D``, ``TimeSformerHead``) is not found
+    # from the simvtp scope unless something imported mmaction.models.
     return Registry(name, parent=parent, scope=SCOPE,
-                    locations=[f'simvtp.{location}'])
+                    locations=[f'simvtp.{location}'] +
+                    list(getattr(parent, '_locations', [])))
 
 
 MODELS = _child('model', MMACTION_MODELS, 'models')

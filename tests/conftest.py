@@ -1,9 +1,11 @@
-"""Shared fixtures: tiny real video files and a tiny WordPiece vocabulary."""
+"""Shared fixtures: tiny real video files, a tiny WordPiece vocabulary, a
+temporary mmaction default scope."""
 import os
 
 import cv2
 import numpy as np
 import pytest
+from mmengine.registry import DefaultScope
 
 WORDS = ['a', 'red', 'blue', 'green', 'circle', 'square', 'moves', 'left',
          'right', 'grows', 'and', 'the', 'dog', 'runs']
@@ -35,3 +37,15 @@ def tiny_tokenizer_dir(tmp_path_factory):
     vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + WORDS
     (d / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
     return str(d)
+
+
+@pytest.fixture
+def mmaction_scope():
+    """``default_scope='mmaction'`` for one test, the previous scope after.
+
+    ``init_default_scope`` is process-global: a test that switched to
+    mmaction without restoring would make later tests build by bare name in
+    the wrong registry.
+    """
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        yield

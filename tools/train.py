@@ -92,7 +92,11 @@ def main():
     prepare_runtime(cfg)
     if cfg.get('val_dataloader'):
         check_selection_split(cfg)  # refuses (or logs) selection on test
-    runner = Runner.from_cfg(cfg)
+    if 'runner_type' in cfg:  # e.g. FlexibleRunner with an FSDP strategy
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
     runner.train()
     after = cfg.get('test_after_train', False)
     if after and cfg.get('test_dataloader'):

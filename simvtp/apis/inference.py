@@ -1,5 +1,6 @@
 """Build a simvtp model from its config and load a checkpoint into it."""
 import logging
+import math
 import os.path as osp
 from typing import Optional, Union
 
@@ -27,6 +28,13 @@ def _state_dict_of(checkpoint, path: str) -> dict:
     except ConversionError as exc:
         raise CheckpointMismatchError(f'{path}: {exc}') from None
     return strip_common_prefix(state, 'module.')  # DDP-wrapped saves
+
+
+def same_up_to_singletons(a, b) -> bool:
+    """Equal shapes, or both one element (``()`` vs ``(1,)``: VTCHead's
+    ``logit_scale`` is ``(1,)`` since FSDP cannot shard 0-d parameters, and
+    its ``_load_from_state_dict`` reshapes older 0-d values)."""
+    return tuple(a) == tuple(b) or (math.prod(a) == 1 and math.prod(b) == 1)
 
 
 def load_weights(module: torch.nn.Module,
@@ -68,7 +76,7 @@ def load_weights(module: torch.nn.Module,
     shapes = [f'{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}'
               for k, v in state.items()
               if k in own and hasattr(v, 'shape') and
-              tuple(v.shape) != tuple(own[k].shape)]
+              not same_up_to_singletons(v.shape, own[k].shape)]
     if shapes:
         raise CheckpointMismatchError(
             f'{checkpoint}: {len(shapes)} parameter(s) have another shape '

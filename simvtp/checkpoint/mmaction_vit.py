@@ -13,8 +13,11 @@ its recogniser checkpoints (``{'state_dict': ...}``) as::
     backbone.fc_norm.*  (use_mean_pooling)  or  backbone.norm.*
     cls_head.fc_cls.{weight,bias}
 
-They are fine-tuned classifiers: the head and the post-pool ``fc_norm`` have
-no counterpart, and there is no pixel decoder.
+They are fine-tuned classifiers: the head has no counterpart, there is no
+pixel decoder, and the post-pool ``fc_norm`` is dropped (the pre-training
+encoder normalises tokens) unless ``keep_fc_norm`` keeps it for a
+recognition encoder (``UnifiedViT(final_norm=False, fc_norm=True,
+out_type='avg_featmap')``, which then computes what vit_mae computes).
 """
 from typing import Dict, Tuple
 
@@ -29,7 +32,8 @@ from .videomae import TEXT_SIDE_NOTE, _final_norm
 __all__ = ['mmaction_vit_to_simvtp']
 
 
-def mmaction_vit_to_simvtp(checkpoint: Dict, source: str = ''
+def mmaction_vit_to_simvtp(checkpoint: Dict, source: str = '',
+                           keep_fc_norm: bool = False
                            ) -> Tuple[Dict[str, torch.Tensor],
                                       ConversionReport]:
     """An mmaction2 VideoMAE ViT checkpoint -> simvtp ``backbone.*``.
@@ -39,6 +43,8 @@ def mmaction_vit_to_simvtp(checkpoint: Dict, source: str = ''
             state dict, with or without the recogniser's ``backbone.``
             prefix.
         source: a description of where it came from.
+        keep_fc_norm: map ``fc_norm.*`` to ``backbone.fc_norm.*`` instead
+            of dropping it (see the module docstring).
     """
     report = ConversionReport('mmaction2-vit-mae', 'simvtp', source)
     state, container, extras = find_state_dict(checkpoint,
@@ -57,7 +63,7 @@ def mmaction_vit_to_simvtp(checkpoint: Dict, source: str = ''
                       renames=MMACTION_BLOCK_RENAMES) == 0:
         report.missing['backbone.blocks.*'] = \
             f'the source has no {src}blocks.*'
-    _final_norm(mapper, src, 'backbone.')
+    _final_norm(mapper, src, 'backbone.', keep_fc_norm)
     if mapper.has(src + 'pos_embed'):
         check_sincos(mapper, src + 'pos_embed', 'backbone.video_pos_embed')
     if src:

@@ -131,6 +131,9 @@ def load_pretrained(module: nn.Module,
                 continue
             used = True
             target = model_state[dst_key]
+            if tuple(target.shape) != tuple(value.shape) and \
+                    value.numel() == target.numel() == 1:
+                value = value.reshape(target.shape)  # 0-d vs (1,) scalars
             if tuple(target.shape) != tuple(value.shape):
                 report.shape_mismatch.append(
                     (src_key, dst_key, tuple(target.shape),

@@ -97,7 +97,7 @@ def msrvtt_finetuned_to_simvtp(checkpoint: Dict, tower: str = 'video',
             _convert_tower(mapper, f'{name}_encoder.', f'{name}_encoder.',
                            f'{name}_post_norm.')
         # the authors' NormSoftmaxLoss: fixed temperature 0.05
-        mapper.put('vtc_head.logit_scale', torch.tensor(math.log(1 / 0.05)),
+        mapper.put('vtc_head.logit_scale', torch.tensor([math.log(1 / 0.05)]),
                    "the authors' fixed contrastive temperature 0.05")
         report.notes.append(
             'both towers kept: build VideoTextRetriever(tied=False, '

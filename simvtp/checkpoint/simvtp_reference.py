@@ -140,7 +140,7 @@ def reference_to_simvtp(checkpoint: Dict,
             mapper.drop(key, BUFFER_NOTE)
     if temperature is not None:
         mapper.put('vtc_head.logit_scale',
-                   torch.tensor(math.log(1.0 / temperature)),
+                   torch.tensor([math.log(1.0 / temperature)]),  # (1,)
                    f'<fixed temperature {temperature}>')
         report.notes.append(
             f'vtc_head.logit_scale = log(1/{temperature}): the reference '

@@ -32,7 +32,9 @@ TEXT_SIDE_NOTE = (
     'with tools/model_converters/bert_to_simvtp.py --base OUT, the rest '
     'keeps its initialisation')
 FC_NORM_REASON = ('post-pooling LayerNorm of a classifier (norm=Identity, '
-                  'use_mean_pooling); UnifiedViT has no slot for it')
+                  'use_mean_pooling); the pre-training UnifiedViT has no slot '
+                  'for it (keep it for a fc_norm=True encoder with '
+                  'keep_fc_norm)')
 
 
 def videomae_to_simvtp(checkpoint: Dict, source: str = ''
@@ -78,14 +80,29 @@ def videomae_to_simvtp(checkpoint: Dict, source: str = ''
     return out, report
 
 
-def _final_norm(mapper: KeyMapper, src: str, dst: str) -> None:
-    """``{src}norm`` -> ``{dst}norm``; ``{src}fc_norm`` is dropped (lossy)."""
+def _final_norm(mapper: KeyMapper, src: str, dst: str,
+                keep_fc_norm: bool = False) -> None:
+    """``{src}norm`` -> ``{dst}norm``; ``{src}fc_norm`` is dropped (lossy),
+    or with ``keep_fc_norm`` kept as ``{dst}fc_norm`` (for a UnifiedViT
+    built with ``final_norm=False, fc_norm=True`` and a pooled out_type)."""
     has_norm = mapper.has(src + 'norm.weight')
     if has_norm:
         mapper.take(src + 'norm.weight', dst + 'norm.weight')
         mapper.take_if(src + 'norm.bias', dst + 'norm.bias',
                        f'the source has no {src}norm.bias')
-    if mapper.has(src + 'fc_norm.weight') or mapper.has(src + 'fc_norm.bias'):
+    has_fc_norm = mapper.has(src + 'fc_norm.weight') or \
+        mapper.has(src + 'fc_norm.bias')
+    if has_fc_norm and keep_fc_norm:
+        for name in ('weight', 'bias'):
+            mapper.take_if(f'{src}fc_norm.{name}', f'{dst}fc_norm.{name}',
+                           f'the source has no {src}fc_norm.{name}')
+        if not has_norm:
+            mapper.report.notes.append(
+                'post-pool fc_norm kept: build the encoder with '
+                "final_norm=False, fc_norm=True, out_type='avg_featmap' "
+                "(vit_mae's use_mean_pooling)")
+        return
+    if has_fc_norm:
         mapper.drop_prefix(src + 'fc_norm.', FC_NORM_REASON)
         mapper.report.lossy.append(
             f'{src}fc_norm.* dropped: the source normalises the mean-pooled '

@@ -4,6 +4,7 @@ from .grounding import (ActivityNetCaptionsGroundingDataset,
                         CharadesSTAGroundingDataset, TACoSGroundingDataset,
                         TemporalGroundingDataset)
 from .msrvtt import MSRVTTDataset
+from .multi_clip_collate import multi_clip_collate
 from .sample_marks import BrokenSampleError
 from .tokenizer import load_tokenizer
 from .video_text import AnnotationError, VideoTextPairDataset
@@ -15,4 +16,4 @@ __all__ = ['AnnotationError', 'BrokenSampleError', 'BrokenSampleGuard',
            'WebVidShardDataset', 'is_data_error', 'load_tokenizer',
            'ActivityNetCaptionsGroundingDataset',
            'CharadesSTAGroundingDataset', 'TACoSGroundingDataset',
-           'TemporalGroundingDataset']
+           'TemporalGroundingDataset', 'multi_clip_collate']

@@ -32,7 +32,8 @@ def prepare_runtime(cfg: Config) -> Config:
       (CUDA, NPU, MLU, MUSA) keep the config's backend.
     * A config with ``synthetic_data=dict(root=..., ...)`` gets its embedded
       dataset generated when absent (rank 0 generates, the others wait);
-      likewise ``synthetic_grounding_data`` (long videos with timed events).
+      likewise ``synthetic_grounding_data`` (long videos with timed events)
+      and ``synthetic_action_data`` (one-object clips labelled by motion).
     * A config with ``feature_extraction=dict(...)`` gets its clip features
       extracted (resumable, all ranks share the work) unless the feature
       file already holds every listed video
@@ -56,6 +57,10 @@ def prepare_runtime(cfg: Config) -> Config:
     if grounding:
         from simvtp.datasets.synthetic import generate_grounding_dataset
         ensure_synthetic_data(dict(grounding), generate_grounding_dataset)
+    action = cfg.get('synthetic_action_data')
+    if action:
+        from simvtp.datasets.synthetic import generate_action_dataset
+        ensure_synthetic_data(dict(action), generate_action_dataset)
     extraction = cfg.get('feature_extraction')
     if extraction:
         from simvtp.apis.feature_file import ensure_features

@@ -23,8 +23,8 @@ def test_config_parses(path):
     cfg = Config.fromfile(path)
     rel = os.path.relpath(path, REPO)
     if '_base_' not in rel:
-        expected = 'TAN2D' if rel.startswith('configs/grounding') else \
-            'SimVTP'
+        expected = {'grounding': 'TAN2D', 'recognition': 'Recognizer3D'
+                    }.get(rel.split(os.sep)[1], 'SimVTP')
         assert cfg.model.type == expected
         assert cfg.default_scope == 'simvtp'
 

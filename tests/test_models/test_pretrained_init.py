@@ -91,3 +91,23 @@ def test_layer_depth_of_unified_vit():
     assert vit.get_layer_depth('backbone.norm.bias', 'backbone.') == (3, 4)
     with pytest.raises(ValueError, match='prefix'):
         vit.get_layer_depth('head.weight', 'backbone.')
+
+
+def test_checkpoints_with_a_0d_logit_scale_still_load(pretrained, tmp_path):
+    """Checkpoints written before VTCHead.logit_scale became (1,) load
+    through both loaders (the API's and load_pretrained)."""
+    from simvtp.apis.inference import load_weights
+    source, _ = pretrained
+    state = source.state_dict()
+    state['vtc_head.logit_scale'] = state['vtc_head.logit_scale'].reshape(())
+    state['vtc_head.logit_scale'].fill_(2.5)
+    path = tmp_path / 'old.pth'
+    torch.save(dict(state_dict=state), path)
+    fresh = build_tiny(seed=3)
+    report = load_pretrained(fresh, str(path), logger=None)
+    assert not report.shape_mismatch
+    assert fresh.vtc_head.logit_scale.shape == (1,)
+    assert fresh.vtc_head.logit_scale.item() == 2.5
+    fresh = build_tiny(seed=3)
+    load_weights(fresh, str(path))
+    assert fresh.vtc_head.logit_scale.item() == 2.5

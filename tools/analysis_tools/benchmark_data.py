@@ -30,6 +30,10 @@ same sample number:
                 DecordDecode, MultiScaleCrop, Resize, Flip, FormatShape,
                 TubeMasking, TokenizeText, TextMasking, PackVideoTextInputs;
                 normalisation happens in the model's data preprocessor);
+``ours_k<K>``   (``--clips-per-video K ...``) the real pipeline reading K
+                clips per opened video (``MultiClipDecode``: one decoder call
+                for all K; clips/s counts clips, decoded/clip divides the
+                decoded span by K)
 ``ours_keyframe``  the same with ``KeyframeSampleFrames(max_lead=...)``
                 instead of ``SampleFrames`` (clip starts within ``max_lead``
                 frames after a keyframe).
@@ -90,10 +94,16 @@ def parse_args(argv=None):
                    choices=list(VARIANTS))
     p.add_argument('--methods', nargs='+', default=list(METHODS),
                    choices=list(METHODS))
+    p.add_argument('--clips-per-video', type=int, nargs='*', default=[],
+                   metavar='K', help='also time the pipeline reading K clips '
+                   'per opened video (methods ours_k<K>)')
     p.add_argument('--max-lead', type=int, default=0,
                    help='KeyframeSampleFrames.max_lead for ours_keyframe')
     p.add_argument('--workers', type=int, nargs='*', default=[2],
                    help='DataLoader worker counts to measure (none: skip)')
+    p.add_argument('--worker-samples', type=int, default=None,
+                   help='clips per method read with DataLoader workers '
+                   '(default: --samples)')
     p.add_argument('--worker-variants', nargs='+',
                    default=['native', 'short256_gop16'],
                    choices=list(VARIANTS))
@@ -238,7 +248,7 @@ class OursDataset:
     """The config's dataset/pipeline on a CSV of the clips of one variant."""
 
     def __init__(self, cfg, folder: str, count: int, keyframe: bool,
-                 max_lead: int) -> None:
+                 max_lead: int, clips_per_video: int = 0) -> None:
         import copy
 
         from simvtp.registry import DATASETS
@@ -266,6 +276,10 @@ class OursDataset:
                 if t['type'] in ('SampleFrames', 'mmaction.SampleFrames'):
                     t['type'] = 'KeyframeSampleFrames'
                     t['max_lead'] = max_lead
+        if clips_per_video:
+            from simvtp.datasets.transforms.multi_clip import to_multi_clip
+            reader['pipeline'] = to_multi_clip(reader.pipeline,
+                                               clips_per_video)
         self.dataset = DATASETS.build(ds_cfg)
         self.count = count
 
@@ -336,24 +350,40 @@ def make_readers(args, cfg, folder: str, methods: List[str]) -> dict:
                 inds = data['data_samples'].metainfo['frame_inds']
                 return decoded_frames(keys[paths[seed % len(paths)]], inds)
             readers[method] = read
+    for k in args.clips_per_video:
+        multi = OursDataset(cfg, folder, args.videos, False, 0, k)
+
+        def read_k(seed, _multi=multi, _k=k):
+            clips = _multi.read(seed)['clips']
+            inds = np.concatenate([c['data_samples'].metainfo['frame_inds']
+                                   for c in clips])
+            decoded = decoded_frames(keys[paths[seed % len(paths)]], inds)
+            return decoded / _k, _k  # per clip, clips read
+        readers[f'ours_k{k}'] = read_k
     return readers
 
 
 def per_worker(args, cfg, folder: str, methods: List[str]) -> Dict[str, dict]:
     """Interleaved single-process timing; one sample per call per method."""
     run = make_readers(args, cfg, folder, methods)
+    methods = list(run)  # with the ours_k<K> methods
     times = {m: [] for m in methods}
     decoded = {m: [] for m in methods}
+    clips = {m: 0 for m in methods}
     for m in methods:  # warm-up: imports, tokenizer, first decode
         run[m](10_000)
     for seed in range(args.samples):
         order = methods[seed % len(methods):] + methods[:seed % len(methods)]
         for m in order:
             t = time.perf_counter()
-            decoded[m].append(run[m](seed))
+            out = run[m](seed)
             times[m].append(time.perf_counter() - t)
-    return {m: dict(clips_per_s=len(times[m]) / sum(times[m]),
-                    ms_median=1e3 * statistics.median(times[m]),
+            span, count = out if isinstance(out, tuple) else (out, 1)
+            decoded[m].append(span)
+            clips[m] += count
+    return {m: dict(clips_per_s=clips[m] / sum(times[m]),
+                    ms_median=1e3 * statistics.median(times[m]) * len(
+                        times[m]) / clips[m],
                     decoded_per_clip=statistics.mean(decoded[m]))
             for m in methods}
 
@@ -371,9 +401,10 @@ class _MethodDataset:
     def __len__(self) -> int:
         return self.count
 
-    def __getitem__(self, i: int):
-        self.fn(i)
-        return i
+    def __getitem__(self, i: int) -> int:
+        """Reads sample ``i``; returns how many clips it gave."""
+        out = self.fn(i)
+        return out[1] if isinstance(out, tuple) else 1
 
 
 def with_workers(args, cfg, folder: str, methods: List[str],
@@ -381,16 +412,17 @@ def with_workers(args, cfg, folder: str, methods: List[str],
     from torch.utils.data import DataLoader
     readers = make_readers(args, cfg, folder, methods)
     out = {}
-    for m in methods:
+    for m in readers:
         fn = readers[m]
-        loader = DataLoader(_MethodDataset(fn, args.samples + 2 * workers),
+        count = args.worker_samples or args.samples
+        loader = DataLoader(_MethodDataset(fn, count + workers),
                             batch_size=1, num_workers=workers,
                             collate_fn=lambda b: b)
         it = iter(loader)
         for _ in range(workers):  # warm-up: one item per worker
             next(it)
         t = time.perf_counter()
-        n = sum(1 for _ in it)
+        n = sum(count for batch in it for count in batch)
         out[m] = n / (time.perf_counter() - t)
     return out
 
@@ -436,7 +468,8 @@ def main(argv=None) -> dict:
                   f'{_ratio(cps, native_ref):>14} '
                   f'{_ratio(cps, native_raw):>14}')
     for workers in args.workers or []:
-        print(f'\n{workers} DataLoader workers, {args.samples} clips per '
+        print(f'\n{workers} DataLoader workers, '
+              f'{args.worker_samples or args.samples} clips per '
               'method (clips/s):')
         for name in args.worker_variants:
             if name not in dirs:

@@ -80,7 +80,7 @@ GPU_PEAKS = (
     ('H100 PCIe', (756.0, 51.2)),
     ('H100 NVL', (835.0, 60.0)),
     ('H100', (989.4, 66.9)),     # SXM5
-    ('H200', (989.4, 66.9)),
+    ('H200', (989.4, 66.9)),     # ~790 bf16 measured (8192^3 matmul)
     ('GH200', (989.4, 66.9)),
     ('A100', (312.0, 19.5)),
     ('L40S', (362.1, 91.6)),
@@ -128,6 +128,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='optimised mode: torch.compile the whole model '
                         '(default) or each transformer block (dynamic '
                         'shapes)')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help="torch.compile backend ('eager' traces with "
+                        'dynamo but generates no code: a quick check of '
+                        'the compile path on machines without a compiler)')
     parser.add_argument('--plain-adamw', action='store_true',
                         help='optimised mode: unfused AdamW')
     parser.add_argument('--with-cp', action='store_true',
@@ -150,8 +154,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='after timing, profile one step per mode with '
                         'torch.profiler: print the top ops, write a Chrome '
                         'trace per mode into DIR')
-    parser.add_argument('--peak-size', type=int, default=2048,
-                        help='CPU peak: side of the timed square matmul')
+    parser.add_argument('--peak-size', type=int, default=None,
+                        help='side of the timed square matmul of the '
+                        'measured peak (default 2048 on CPU, 8192 on GPU)')
+    parser.add_argument('--peak-tflops', type=float, default=None,
+                        help='use this TFLOP/s as the peak of the '
+                        'current/optimised precision instead of measuring '
+                        '(e.g. 790 for an H200 in bf16)')
     parser.add_argument('--json', default=None, metavar='FILE',
                         help='also write the results as JSON')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -384,6 +393,25 @@ def cpu_matmul_peak(dtype: torch.dtype, size: int = 2048,
     return 2 * size ** 3 / best
 
 
+def gpu_matmul_peak(device: torch.device, dtype: torch.dtype,
+                    size: int = 8192, repeats: int = 10) -> float:
+    """Mean FLOP/s of a ``size``-square matmul on a GPU (random data, after
+    3 warm-ups; the way the H200's 790 TFLOP/s bf16 was measured)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        torch.mm(a, b)
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    torch.cuda.synchronize(device)
+    elapsed = (time.perf_counter() - start) / repeats
+    del a, b
+    torch.cuda.empty_cache()
+    return 2 * size ** 3 / elapsed
+
+
 def gpu_peak(name: str, amp: str) -> Optional[float]:
     for key, (half, single) in GPU_PEAKS:
         if key.lower() in name.lower():
@@ -391,14 +419,20 @@ def gpu_peak(name: str, amp: str) -> Optional[float]:
     return None
 
 
-def device_peak(device: torch.device, amp: str, size: int = 2048) -> tuple:
-    """``(FLOP/s, description)`` of the device at this precision."""
-    if device.type == 'cuda':
-        name = torch.cuda.get_device_name(device)
-        peak = gpu_peak(name, amp)
-        return peak, f'{name} datasheet dense peak at each precision'
+def device_peak(device: torch.device, amp: str, size: Optional[int] = None
+                ) -> tuple:
+    """``(FLOP/s, description)`` of the device at this precision: a timed
+    square matmul (GPU: the MFU denominator; its datasheet figure is
+    reported beside it by :func:`summarise`)."""
     dtype = dict(bf16=torch.bfloat16, fp16=torch.float16).get(
         amp, torch.float32)
+    if device.type == 'cuda':
+        size = size or 8192
+        peak = gpu_matmul_peak(device, dtype, size)
+        return peak, (f'measured {size}^3 matmul at each precision (fp32 '
+                      f'without TF32: '
+                      f'allow_tf32={torch.backends.cuda.matmul.allow_tf32})')
+    size = size or 2048
     peak = cpu_matmul_peak(dtype, size)
     return peak, (f'measured {size}^3 matmul at each precision, '
                   f'{torch.get_num_threads()} threads')
@@ -594,8 +628,10 @@ def _mib(x: float) -> str:
     return f'{x / 2**20:.0f}'
 
 
-def summarise(runner: Runner, flops: dict, batch: int, peak: Optional[float]
-              ) -> dict:
+def summarise(runner: Runner, flops: dict, batch: int, peak: Optional[float],
+              datasheet: Optional[float] = None) -> dict:
+    """One mode's figures; ``frac_peak`` is the MFU against ``peak``,
+    ``frac_datasheet`` against ``datasheet`` (GPU only)."""
     times = runner.times
     med = statistics.median(times)
     clips = batch / med
@@ -605,8 +641,10 @@ def summarise(runner: Runner, flops: dict, batch: int, peak: Optional[float]
         cpu_ms_median=statistics.median(runner.cpu_times) * 1e3,
         ms_min=min(times) * 1e3, ms_max=max(times) * 1e3,
         peak_mem_bytes=max(runner.peaks), step_mem_bytes=max(runner.deltas),
+        step_mem_per_clip_bytes=max(runner.deltas) / batch,
         flops_per_clip=flops, tflops=achieved / 1e12,
         frac_peak=(achieved / peak) if peak else None,
+        frac_datasheet=(achieved / datasheet) if datasheet else None,
         optimizer=runner.opt_name, amp=runner.amp,
         options=model_options(runner.model), last_losses=runner.last_losses)
 
@@ -642,9 +680,9 @@ def print_report(results: List[dict], info: dict, check: Optional[dict],
     p('')
     base = next((r for r in results if r['mode'] == 'baseline'), None)
     cols = ('mode', 'clips/s', 'ms/step med', 'min', 'max', 'CPU ms',
-            'peak mem MiB', 'step mem MiB', 'TFLOP/s', 'of peak',
-            'vs baseline')
-    widths = (10, 9, 12, 8, 8, 9, 13, 13, 9, 8, 12)
+            'peak mem MiB', 'step mem MiB', 'MiB/clip', 'TFLOP/s',
+            'of peak', 'vs baseline')
+    widths = (10, 9, 12, 8, 8, 9, 13, 13, 9, 9, 8, 12)
     p(''.join(f'{c:>{w}}' for c, w in zip(cols, widths)))
     for r in results:
         ratio = (f"{r['clips_per_s'] / base['clips_per_s']:.2f}x"
@@ -655,8 +693,13 @@ def print_report(results: List[dict], info: dict, check: Optional[dict],
                f"{r['ms_min']:.1f}", f"{r['ms_max']:.1f}",
                f"{r['cpu_ms_median']:.0f}", _mib(r['peak_mem_bytes']),
                _mib(r['step_mem_bytes']),
+               f"{r['step_mem_per_clip_bytes'] / 2**20:.1f}",
                f"{r['tflops']:.4f}", frac, ratio)
         p(''.join(f'{c:>{w}}' for c, w in zip(row, widths)))
+    if any(r.get('frac_datasheet') for r in results):
+        p('of the datasheet dense peak: ' + ', '.join(
+            f"{r['mode']} {100 * r['frac_datasheet']:.1f}%" for r in results
+            if r.get('frac_datasheet')))
     if check is not None:
         p('')
         verdict = ('PASS' if check['ok'] else 'FAIL') \
@@ -713,12 +756,14 @@ def _run(args) -> dict:
             fused=(mode == 'optimised' and not args.plain_adamw))
         forward = None
         if mode == 'optimised' and args.compile == 'model':
-            forward = torch.compile(model)
+            forward = torch.compile(model, backend=args.compile_backend)
         elif mode == 'optimised' and args.compile == 'blocks':
             from simvtp.models.layers.transformer import Block
             for m in model.modules():
                 if isinstance(m, Block):  # (the packed path stays eager)
-                    m.forward = torch.compile(m.forward, dynamic=True)
+                    m.forward = torch.compile(
+                        m.forward, dynamic=True,
+                        backend=args.compile_backend)
         runners[mode] = Runner(mode, model, optimizer, opt_name, amp, device,
                                forward)
 
@@ -731,7 +776,8 @@ def _run(args) -> dict:
 
     early_peaks = {}
     if device.type == 'cpu':
-        for amp in {r.amp for r in runners.values()}:
+        for amp in {r.amp for r in runners.values()} - (
+                {'bf16', 'fp16'} if args.peak_tflops else set()):
             early_peaks[amp] = device_peak(device, amp, args.peak_size)[0]
     memory = CpuMemory() if device.type == 'cpu' else None
     load_before = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
@@ -760,9 +806,16 @@ def _run(args) -> dict:
     for amp in sorted({r.amp for r in runners.values()}):
         # best of a measurement before and one after the timing: a busy
         # machine can only make a measured CPU peak lower
+        if args.peak_tflops and amp != 'none':
+            peaks[amp] = args.peak_tflops * 1e12
+            continue
         peaks[amp], peak_desc = device_peak(device, amp, args.peak_size)
         if device.type == 'cpu':
             peaks[amp] = max(peaks[amp], early_peaks[amp])
+    if args.peak_tflops:
+        peak_desc += f' ({args.peak_tflops:g} TFLOP/s given for autocast)'
+    gpu_name = (torch.cuda.get_device_name(device) if device.type == 'cuda'
+                else None)
     results = []
     for name, r in runners.items():
         shapes = shapes_from_model(r.model, inputs)
@@ -770,7 +823,9 @@ def _run(args) -> dict:
             shapes, reference_flow=type(r.model).__name__ ==
             'ReferenceFlowSimVTP',
             skip_text_padding=r.model.backbone.skip_padding)
-        results.append(summarise(r, flops, batch, peaks[r.amp]))
+        results.append(summarise(
+            r, flops, batch, peaks[r.amp],
+            gpu_peak(gpu_name, r.amp) if gpu_name else None))
     s = shapes_from_model(first, inputs)
     info = dict(
         config=args.config, device=(torch.cuda.get_device_name(device)

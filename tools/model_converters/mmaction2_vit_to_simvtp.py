@@ -3,9 +3,12 @@
     python tools/model_converters/mmaction2_vit_to_simvtp.py \
         vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.pth \
         work_dirs/init_mmaction_vit.pth [--base CKPT] [--config CFG] \
-        [--strict] [--verbose]
+        [--strict] [--verbose] [--keep-fc-norm]
 
 Gives backbone.* (recogniser checkpoints have no pixel decoder).
+--keep-fc-norm keeps the post-pool LayerNorm as backbone.fc_norm.* for a
+recognition encoder (UnifiedViT final_norm=False, fc_norm=True,
+out_type='avg_featmap'), e.g. configs/recognition/*.
 """
 import os.path as osp
 import sys
@@ -22,9 +25,14 @@ from simvtp.checkpoint.mmaction_vit import \
 
 def main(argv=None) -> int:
     parser = make_parser(__doc__.splitlines()[0], base=True)
+    parser.add_argument(
+        '--keep-fc-norm', action='store_true',
+        help='keep fc_norm.* (post-pool LayerNorm) as backbone.fc_norm.* '
+        'instead of dropping it')
 
     def convert(args):
-        return mmaction_vit_to_simvtp(load_source(args.src), source=args.src)
+        return mmaction_vit_to_simvtp(load_source(args.src), source=args.src,
+                                      keep_fc_norm=args.keep_fc_norm)
 
     return run_converter(parser, convert, argv,
                          tool='mmaction2_vit_to_simvtp')

@@ -273,6 +273,51 @@ def generate_synthetic_dataset(root: str, num_train: int = 2000,
     return meta
 
 
+def begin_generation(root: str, params: dict, param_keys: Sequence[str],
+                     owned: Sequence[str]) -> Optional[dict]:
+    """Start (or skip) writing a dataset whose meta.json records ``params``.
+
+    Returns the stored meta dict when ``root`` already holds a complete
+    dataset with these parameters (nothing to do); otherwise clears what a
+    previous run left, writes meta.json with ``"complete": false``, creates
+    the owned sub-folders and returns None.
+    """
+    meta = read_meta(root)
+    if is_complete(meta, params, param_keys):
+        return meta
+    os.makedirs(root, exist_ok=True)
+    _clear_root(root, owned, param_keys)
+    _write_text(osp.join(root, 'meta.json'),
+                _json_text(dict(params, complete=False)))
+    for name in owned:
+        if name != 'meta.json':
+            os.makedirs(osp.join(root, name))
+    return None
+
+
+def render_splits(root: str, params: dict, counts: Dict[str, int], fn,
+                  workers: Optional[int], chunk: int, desc: str,
+                  progress: bool) -> Dict[str, Dict[int, object]]:
+    """Run ``fn((root, params, split, indices))`` over chunks of every split.
+
+    ``fn`` returns a list of ``(split, index, result)``; the results come
+    back as ``{split: {index: result}}`` (in any order of completion).
+    """
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    tasks = [(root, params, split, list(range(start, min(
+        start + chunk, counts[split]))))
+        for split in SPLITS for start in range(0, counts[split], chunk)]
+    results: Dict[str, Dict[int, object]] = {s: {} for s in SPLITS}
+    from tqdm import tqdm
+    with tqdm(total=sum(counts.values()), desc=desc, unit='video',
+              disable=not progress) as bar:
+        for done in _run_tasks(tasks, workers, fn):
+            for split, index, result in done:
+                results[split][index] = result
+            bar.update(len(done))
+    return results
+
+
 def _run_tasks(tasks: list, workers: int, fn=_render_chunk):
     """Yield ``fn(task)`` (default :func:`_render_chunk`) as tasks finish."""
     if workers == 1:

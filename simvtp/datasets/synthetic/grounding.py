@@ -26,15 +26,13 @@ Video ``index`` of ``split`` comes from ``np.random.default_rng([seed,
 GROUNDING_STREAM, SPLIT_IDS[split], index])``: the output does not depend on
 the number of workers.
 """
-import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .generator import (SPLIT_IDS, SPLITS, _clear_root, _json_text,
-                        _run_tasks, _write_text, is_complete, read_meta,
-                        write_mp4)
+from .generator import (SPLIT_IDS, SPLITS, _json_text, _write_text,
+                        begin_generation, render_splits, write_mp4)
 from .scene import SceneSpec, render_background, render_clip, \
     sample_background, sample_scene
 
@@ -192,29 +190,12 @@ def generate_grounding_dataset(root: str,
                   max_gap_frames=int(max_gap_frames),
                   repeat_prob=float(repeat_prob))
     root = osp.abspath(root)
-    meta = read_meta(root)
-    if is_complete(meta, params, PARAM_KEYS):
+    meta = begin_generation(root, params, PARAM_KEYS, OWNED)
+    if meta is not None:
         return meta
-    os.makedirs(root, exist_ok=True)
-    _clear_root(root, OWNED, PARAM_KEYS)
-    _write_text(osp.join(root, 'meta.json'),
-                _json_text(dict(params, complete=False)))
-    os.makedirs(osp.join(root, 'videos'))
-    os.makedirs(osp.join(root, 'annotations'))
-
-    workers = max(1, int(workers or os.cpu_count() or 1))
-    chunk = 4
-    tasks = [(root, params, split, list(range(start, min(
-        start + chunk, counts[split]))))
-        for split in SPLITS for start in range(0, counts[split], chunk)]
-    annotations: Dict[str, Dict[int, dict]] = {s: {} for s in SPLITS}
-    from tqdm import tqdm
-    with tqdm(total=sum(counts.values()), desc='grounding videos',
-              unit='video', disable=not progress) as bar:
-        for done in _run_tasks(tasks, workers, _render_videos):
-            for split, index, ann in done:
-                annotations[split][index] = ann
-            bar.update(len(done))
+    annotations = render_splits(root, params, counts, _render_videos,
+                                workers, chunk=4, desc='grounding videos',
+                                progress=progress)
 
     lines = []
     for split in SPLITS:

@@ -43,6 +43,11 @@ class ReferenceFlowSimVTP(SimVTP):
                               inputs['video_mask'], inputs.get('num_visible'))
 
     def loss(self, inputs: dict, data_samples=None) -> Dict[str, torch.Tensor]:
+        if inputs.get('video_group') is not None:
+            raise ValueError(
+                'ReferenceFlowSimVTP is the authors\' one-clip-per-video flow;'
+                ' a batch with video_group (MultiClipDecode: several clips '
+                'per video) needs SimVTP, which masks same-video pairs')
         text = self.backbone.embed_text(inputs['input_ids'])
         keys = self._text_keys(inputs, self.drop_masked_text)
         losses, sim = {}, None

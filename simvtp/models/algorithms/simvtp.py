@@ -198,7 +198,7 @@ class SimVTP(BaseModel):
             positives = self._pool(torch.cat(joint, dim=1), keys,
                                    video.shape[1])
             losses.update(self._matching_loss(video, text, keys, positives,
-                                              sim))
+                                              sim, inputs.get('video_group')))
         return losses
 
     def _reconstruction_losses(self, video_out, text_out, inputs):
@@ -268,7 +268,8 @@ class SimVTP(BaseModel):
         _, text_only = self.backbone.encode(
             None, text, self._text_keys(inputs, False))
         text_feat = self._pool(text_only, attention_mask)
-        losses = self.vtc_head.loss(video_feat, text_feat)
+        losses = self.vtc_head.loss(video_feat, text_feat,
+                                    groups=inputs.get('video_group'))
         sim = None
         if 'vtm' in self.objectives and self.vtm_head.negative == 'hard':
             with torch.no_grad():
@@ -276,17 +277,20 @@ class SimVTP(BaseModel):
                     *self.vtc_head(video_feat, text_feat))
         return losses, sim
 
-    def _matching_loss(self, video, text, keys, positives, sim):
+    def _matching_loss(self, video, text, keys, positives, sim,
+                       groups=None):
         """VTM: the joint pass's pooled positives against one negative pair
         per text, encoded with the same text key mask as the positives (or
-        the attention pattern would tell them apart)."""
+        the attention pattern would tell them apart); with ``groups`` (B,)
+        the negative clip comes from another video."""
         batch = video.shape[0]
         if batch < 2:  # no other clip to pair the text with
             self._warn_once('vtm_batch', f'VTM got a batch of {batch} pair '
                             '(e.g. the last, incomplete batch of an epoch '
                             'without drop_last): it contributes a zero loss')
             return self.vtm_head.loss_without_negatives(positives)
-        neg = self.vtm_head.sample_negatives(batch, sim).to(video.device)
+        neg = self.vtm_head.sample_negatives(
+            batch, sim, groups=groups).to(video.device)
         negatives = self._pool(torch.cat(self.backbone.encode(
             video[neg], text, keys), dim=1), keys, video.shape[1])
         return self.vtm_head.loss(positives, negatives)

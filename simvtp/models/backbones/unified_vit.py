@@ -7,6 +7,10 @@ Text goes through BERT-style embeddings (word + learned absolute position +
 token type, LayerNorm eps 1e-12, dropout). Both are concatenated and run
 through the same pre-norm blocks with a key-padding mask for text padding,
 then a final LayerNorm, and split back per modality.
+
+As a backbone of another framework (e.g. mmaction2's ``Recognizer3D``),
+``out_type`` turns the video tokens into what a classification head takes
+(:mod:`.video_outputs`); the default ``'tuple'`` is the pre-training output.
 """
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -21,6 +25,7 @@ from ..layers.tokens import gather_visible, visible_index
 from ..layers.packed import run_blocks_packed
 from ..layers.transformer import (build_blocks, build_key_padding_mask,
                                   reference_init_, run_blocks)
+from .video_outputs import OUT_TYPES, POOLED_OUT_TYPES, format_video_tokens
 
 __all__ = ['UnifiedViT', 'CubeEmbed', 'TextEmbeddings']
 
@@ -148,10 +153,6 @@ class UnifiedViT(BaseModule):
             ``'auto'`` (SDPA, but the hand-written path for bf16/fp16 on
             CPU, where it is faster; see ``layers/transformer.py``).
         with_cp (bool): Gradient checkpointing per block while training.
-        final_norm (bool): end :meth:`encode` with a LayerNorm over every
-            token (``norm``). False makes ``norm`` an identity, as in
-            encoders that normalise the pooled feature instead (the
-            authors' fine-tuned retrieval towers, ``use_mean_pooling``).
         skip_padding (bool): :meth:`encode` computes only real tokens when a
             text key mask is given (:mod:`~simvtp.models.layers.packed`):
             the same outputs up to rounding at real tokens, fewer FLOPs the
@@ -159,6 +160,25 @@ class UnifiedViT(BaseModule):
             come out as meaningless values, so only for callers that never
             read them (pooling that excludes padding). Counting the real
             tokens reads one number on the host per pass.
+        out_type (str): what :meth:`forward` returns. ``'tuple'`` (default,
+            pre-training): ``(video_out, text_out)``. As a video backbone
+            (:mod:`.video_outputs`): ``'raw'`` tokens ``(B, N, C)``,
+            ``'featmap'`` ``(B, C, T', H', W')``, ``'avg_featmap'`` the mean
+            token ``(B, C)``, ``'grid_featmap'`` the means over the cells of
+            a coarse ``pool_grid`` concatenated ``(B, t*h*w*C)``.
+        pool_grid (tuple): ``(t, h, w)`` cells of ``'grid_featmap'``
+            (adaptive average pooling of the token map; None keeps the
+            token grid's size on that axis). Default ``(None, 1, 1)``: one
+            mean per time step.
+        final_norm (bool): LayerNorm every token after the blocks (True).
+            mmaction2's vit_mae with mean pooling has none (False) and
+            normalises the pooled feature instead (``fc_norm``).
+        fc_norm (bool): a LayerNorm (eps ``norm_eps``) on the pooled
+            feature, ``fc_norm.*`` like vit_mae's; only with a pooled
+            ``out_type``.
+        with_text (bool): build the text embeddings (True). A video-only
+            fine-tuning model can drop them (False): no unused parameters,
+            and a pre-training checkpoint reports them as unused.
         init_cfg (dict | list, optional): mmengine init config (e.g.
             ``dict(type='Pretrained', checkpoint=...)``).
     """
@@ -195,9 +215,27 @@ class UnifiedViT(BaseModule):
                  attn_impl: str = 'sdpa',
                  with_cp: bool = False,
                  skip_padding: bool = False,
+                 out_type: str = 'tuple',
+                 pool_grid: Sequence[Optional[int]] = (None, 1, 1),
                  final_norm: bool = True,
+                 fc_norm: bool = False,
+                 with_text: bool = True,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
+        if out_type not in OUT_TYPES:
+            raise ValueError(f'out_type must be one of {OUT_TYPES}, got '
+                             f'{out_type!r}')
+        if fc_norm and out_type not in POOLED_OUT_TYPES:
+            raise ValueError(f'fc_norm normalises a pooled feature: it needs '
+                             f'out_type in {POOLED_OUT_TYPES}, got '
+                             f'{out_type!r}')
+        self.out_type = out_type
+        if len(pool_grid) != 3 or any(
+                p is not None and int(p) < 1 for p in pool_grid):
+            raise ValueError(f'pool_grid must be (t, h, w) of positive ints '
+                             f'or None, got {pool_grid}')
+        self.pool_grid = tuple(None if p is None else int(p)
+                               for p in pool_grid)
         arch_cfg = self._parse_arch(arch)
         self.arch = arch if isinstance(arch, str) else 'custom'
         self.embed_dims = arch_cfg['embed_dims']
@@ -235,16 +273,17 @@ class UnifiedViT(BaseModule):
             self.register_parameter('video_pos_embed', None)
         self._sincos = SinCosCache(dims)
         self.pos_drop = nn.Dropout(drop_rate)
+        self.with_text = bool(with_text)
         self.text_embeddings = TextEmbeddings(
             vocab_size, dims, max_len=self.max_text_len,
             type_vocab_size=type_vocab_size, pad_token_id=self.pad_token_id,
-            dropout=text_dropout)
+            dropout=text_dropout) if self.with_text else None
         self.blocks = build_blocks(
             dims, self.num_layers, self.num_heads, self.mlp_ratio, qkv_bias,
             drop_rate, attn_drop_rate, drop_path_rate, norm_eps, attn_impl)
-        self.final_norm = bool(final_norm)
         self.norm = nn.LayerNorm(dims, eps=norm_eps) if final_norm \
             else nn.Identity()
+        self.fc_norm = nn.LayerNorm(dims, eps=norm_eps) if fc_norm else None
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
@@ -281,11 +320,13 @@ class UnifiedViT(BaseModule):
         """
         reference_init_(self)
         emb = self.text_embeddings
-        for table in (emb.word_embeddings, emb.position_embeddings,
-                      emb.token_type_embeddings):
-            nn.init.normal_(table.weight, mean=0.0, std=0.02)
+        if emb is not None:
+            for table in (emb.word_embeddings, emb.position_embeddings,
+                          emb.token_type_embeddings):
+                nn.init.normal_(table.weight, mean=0.0, std=0.02)
         with torch.no_grad():
-            emb.word_embeddings.weight[self.pad_token_id].zero_()
+            if emb is not None:
+                emb.word_embeddings.weight[self.pad_token_id].zero_()
             if self.video_pos_embed is not None:
                 self.video_pos_embed.copy_(
                     sincos_table(self.num_patches, self.embed_dims)[None])
@@ -427,6 +468,7 @@ class UnifiedViT(BaseModule):
         Raises:
             ValueError: if ``L > max_text_len``.
         """
+        self._require_text()
         if input_ids.dim() != 2:
             raise ValueError(f'input_ids must be (B, L), got '
                              f'{tuple(input_ids.shape)}')
@@ -437,7 +479,13 @@ class UnifiedViT(BaseModule):
 
     def text_positions(self, length: int) -> torch.Tensor:
         """The learned text position embeddings ``(length, D)``."""
+        self._require_text()
         return self.text_embeddings.position_embeddings.weight[:length]
+
+    def _require_text(self) -> None:
+        if self.text_embeddings is None:
+            raise RuntimeError('this UnifiedViT was built with with_text='
+                               'False: it has no text embeddings')
 
     # -------------------------------------------------------------- encoding
     def encode(self,
@@ -518,10 +566,21 @@ class UnifiedViT(BaseModule):
                 hidden; every sample must hide the same number of tokens.
 
         Returns:
-            tuple: ``(video_out (B, N_vis, D) or None, text_out (B, L, D) or
-            None)``; ``N_vis = N`` without ``video_mask``; visible tokens in
-            ascending token index.
+            tuple | torch.Tensor: with ``out_type='tuple'``: ``(video_out
+            (B, N_vis, D) or None, text_out (B, L, D) or None)``; ``N_vis =
+            N`` without ``video_mask``; visible tokens in ascending token
+            index. Otherwise the video tokens formatted by
+            :func:`~.video_outputs.format_video_tokens` (a video is
+            required; ``'raw'`` alone accepts a ``video_mask``).
         """
+        if self.out_type != 'tuple':
+            if video is None:
+                raise ValueError(f'out_type={self.out_type!r} formats video '
+                                 'tokens: a video is required')
+            if video_mask is not None and self.out_type != 'raw':
+                raise ValueError(f'out_type={self.out_type!r} needs every '
+                                 'token; video_mask is only allowed with '
+                                 "out_type='raw'")
         video_tokens = text_tokens = None
         if video is not None:
             video_tokens = self.embed_video(video)
@@ -531,4 +590,11 @@ class UnifiedViT(BaseModule):
             raise ValueError('video_mask given without video')
         if text_ids is not None:
             text_tokens = self.embed_text(text_ids)
-        return self.encode(video_tokens, text_tokens, text_attention_mask)
+        outputs = self.encode(video_tokens, text_tokens, text_attention_mask)
+        if self.out_type == 'tuple':
+            return outputs
+        grid = (video.shape[2] // self.tubelet_size,
+                video.shape[3] // self.patch_size,
+                video.shape[4] // self.patch_size)
+        return format_video_tokens(outputs[0], grid, self.out_type,
+                                   self.fc_norm, self.pool_grid)

@@ -23,6 +23,9 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
         ``pad_token_id``; ``attention_mask``: long (B, L) padded with 0;
         ``mlm_labels``: long (B, L) padded with -100;
         ``num_visible``: int, visible tubes per sample (with ``video_mask``);
+        ``video_group``: long (B,), the video each clip was cut from, when
+        the samples carry one (``MultiClipDecode``: several clips per
+        video; the losses never pair two clips of one video as a negative);
         ``text_padded``: bool, whether any caption is shorter than L;
         ``text_counts``: list of ints, only for per-video items carrying
         several captions ``(K_i, L_i)``: their captions are stacked into
@@ -75,6 +78,9 @@ class VideoTextDataPreprocessor(BaseDataPreprocessor):
                                 for s in samples]).bool()
             inputs['video_mask'] = mask
             inputs['num_visible'] = num_visible(mask)  # host: no sync
+        if 'video_group' in keys:  # clips of one video (MultiClipDecode)
+            inputs['video_group'] = torch.stack(
+                [torch.as_tensor(s['video_group']) for s in samples]).long()
         counts = None  # captions per sample, for per-video items
         for key, pad in PAD_VALUES.items():
             if key in keys:

@@ -1,6 +1,6 @@
 """Queries encoded by the text side of a pre-trained simvtp encoder."""
 import os.path as osp
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 from mmengine.config import Config
@@ -28,12 +28,17 @@ class SimVTPTextQueryEncoder(BaseModule):
         prefix: key prefix of the encoder in ``checkpoint``.
         frozen: no gradient into the encoder, kept in eval mode (default;
             the pre-trained text features are the query).
+        cache: with a frozen encoder, remember each query's feature (keyed
+            by its real token ids) so every query is encoded once per run
+            instead of once per epoch; cleared whenever weights are
+            (re)loaded. Ignored when not frozen.
     """
 
     def __init__(self, encoder: Union[str, dict],
                  checkpoint: Optional[str] = None,
                  prefix: str = 'backbone.',
                  frozen: bool = True,
+                 cache: bool = True,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(encoder, str):
@@ -48,8 +53,14 @@ class SimVTPTextQueryEncoder(BaseModule):
         self.out_dims = self.encoder.embed_dims
         if self.frozen:
             self.encoder.requires_grad_(False)
+        self.cache = bool(cache) and self.frozen
+        self._cache: Dict[bytes, torch.Tensor] = {}
+        # any change of the weights makes the cached features stale
+        self.register_load_state_dict_post_hook(
+            lambda module, keys: module._cache.clear())
 
     def init_weights(self) -> None:
+        self._cache.clear()
         if self.checkpoint is None:
             self.encoder.init_weights()
             return
@@ -72,11 +83,28 @@ class SimVTPTextQueryEncoder(BaseModule):
             self.encoder.eval()  # no text dropout on fixed features
         return self
 
-    def forward(self, input_ids: torch.Tensor,
+    def _encode(self, input_ids: torch.Tensor,
                 attention_mask: torch.Tensor) -> torch.Tensor:
-        """``(B, L)`` ids + mask -> ``(B, D)``."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and
                                     not self.frozen):
             tokens = self.encoder.embed_text(input_ids)
             _, text = self.encoder.encode(None, tokens, attention_mask)
             return masked_mean(text, attention_mask)
+
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` ids + mask -> ``(B, D)``."""
+        if not self.cache:
+            return self._encode(input_ids, attention_mask)
+        ids = input_ids.cpu().numpy()
+        real = attention_mask.bool().cpu().numpy()
+        keys = [row[keep].tobytes() for row, keep in zip(ids, real)]
+        todo = [i for i, k in enumerate(keys) if k not in self._cache]
+        if todo:
+            idx = torch.tensor(todo, device=input_ids.device)
+            # padding is masked out of attention and pooling, so a query's
+            # feature does not depend on the batch it first came in
+            new = self._encode(input_ids[idx], attention_mask[idx])
+            for i, feat in zip(todo, new.detach()):
+                self._cache[keys[i]] = feat
+        return torch.stack([self._cache[k] for k in keys])

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from simvtp.registry import MODELS
-from ..utils import all_gather_with_grad, get_rank_and_world
+from ..utils import (all_gather_tensor, all_gather_with_grad,
+                     get_rank_and_world)
 
 
 @MODELS.register_module()
@@ -57,7 +58,8 @@ class VTCHead(BaseModule):
         else:
             self.video_proj = None
             self.text_proj = None
-        init = torch.tensor(math.log(1.0 / temperature))
+        # shape (1,), not a scalar: FSDP cannot shard 0-d parameters
+        init = torch.tensor([math.log(1.0 / temperature)])
         if learnable_temperature:
             self.logit_scale = nn.Parameter(init)
         else:
@@ -70,9 +72,16 @@ class VTCHead(BaseModule):
         self.last_logits_shape: Optional[Tuple[int, ...]] = None
 
     def scale(self) -> torch.Tensor:
-        """``1 / temperature``, clamped to ``max_logit_scale``."""
+        """``1 / temperature``, clamped to ``max_logit_scale`` (0-d)."""
         return self.logit_scale.clamp(
-            max=math.log(self.max_logit_scale)).exp()
+            max=math.log(self.max_logit_scale)).exp().reshape(())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints (and converters) with a 0-d logit_scale
+        key = prefix + 'logit_scale'
+        if key in state_dict and state_dict[key].dim() == 0:
+            state_dict[key] = state_dict[key].reshape(1)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, video_feat: torch.Tensor,
                 text_feat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -106,9 +115,18 @@ class VTCHead(BaseModule):
         with _no_autocast(video):
             return self.scale() * text.float() @ video.float().t()
 
-    def loss(self, video_feat: torch.Tensor,
-             text_feat: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def loss(self, video_feat: torch.Tensor, text_feat: torch.Tensor,
+             groups: Optional[torch.Tensor] = None
+             ) -> Dict[str, torch.Tensor]:
         """Contrastive loss of ``(B, D)`` video and text features.
+
+        Args:
+            video_feat, text_feat: ``(B, D)``; row ``i`` of each is a pair.
+            groups: ``(B,)`` ids of the video each pair was cut from
+                (several clips per video, ``MultiClipDecode``). A clip and
+                a caption of the same video (other than the pair itself)
+                are no negative: their logit is left out of both softmaxes.
+                None: every other row is a negative.
 
         Returns:
             ``dict(loss_vtc=..., vtc_temperature=...)``; the temperature is a
@@ -132,6 +150,10 @@ class VTCHead(BaseModule):
         self.last_logits_shape = tuple(logits_t2v.shape)
         labels = torch.arange(batch_size, device=video.device) + \
             rank * batch_size
+        if groups is not None:
+            same = self.same_video(groups, labels)
+            logits_t2v = logits_t2v.masked_fill(same, float('-inf'))
+            logits_v2t = logits_v2t.masked_fill(same, float('-inf'))
         with _no_autocast(video):
             loss = F.cross_entropy(logits_t2v, labels) + \
                 F.cross_entropy(logits_v2t, labels)
@@ -139,6 +161,20 @@ class VTCHead(BaseModule):
             loss = loss * 0.5
         return dict(loss_vtc=loss * self.loss_weight,
                     vtc_temperature=(1.0 / self.scale()).detach())
+
+
+    def same_video(self, groups: torch.Tensor,
+                   labels: torch.Tensor) -> torch.Tensor:
+        """``(B, world * B)`` bool: column ``j`` (gathered order) comes from
+        the video of row ``i`` and is not its pair ``labels[i]``."""
+        groups = groups.to(labels.device).reshape(-1)
+        if groups.shape[0] != labels.shape[0]:
+            raise ValueError(f'groups {tuple(groups.shape)} must be '
+                             f'({labels.shape[0]},), one id per pair')
+        all_groups = all_gather_tensor(groups) if self.gather else groups
+        same = groups[:, None] == all_groups[None, :]
+        same[torch.arange(len(labels), device=labels.device), labels] = False
+        return same
 
 
 def _no_autocast(tensor: torch.Tensor):

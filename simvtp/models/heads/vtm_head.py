@@ -47,9 +47,11 @@ class VTMHead(BaseModule):
     def sample_negatives(self,
                          batch_size: int,
                          sim: Optional[torch.Tensor] = None,
-                         generator: Optional[torch.Generator] = None
+                         generator: Optional[torch.Generator] = None,
+                         groups: Optional[torch.Tensor] = None
                          ) -> torch.Tensor:
-        """For each text ``i`` a video index ``j != i``.
+        """For each text ``i`` a video index ``j != i`` (of another video
+        than ``i``'s when ``groups`` are given).
 
         Args:
             batch_size (int): ``B >= 2``.
@@ -59,6 +61,9 @@ class VTMHead(BaseModule):
                 temperature. For video-to-text negatives pass ``sim.t()``.
             generator (torch.Generator, optional): on ``sim``'s device (CPU
                 when ``sim`` is None).
+            groups (Tensor, optional): ``(B,)`` ids of the video each pair
+                was cut from (``MultiClipDecode``); ``j`` is then drawn only
+                among pairs of other videos (same distributions over them).
 
         Returns:
             LongTensor ``(B,)``. 'random': uniform over ``j != i``; 'hard':
@@ -68,6 +73,9 @@ class VTMHead(BaseModule):
         if batch_size < 2:
             raise ValueError('VTM negative sampling needs a batch of at least '
                              f'2 pairs, got batch_size={batch_size}')
+        if groups is not None:
+            return self._sample_other_videos(batch_size, sim, generator,
+                                             groups)
         if self.negative == 'random':
             device = sim.device if sim is not None else torch.device('cpu')
             offsets = torch.randint(1, batch_size, (batch_size, ),
@@ -75,6 +83,29 @@ class VTMHead(BaseModule):
             return (torch.arange(batch_size, device=device) + offsets) \
                 % batch_size
         weights = self.negative_weights(sim, batch_size)
+        return torch.multinomial(weights, 1, generator=generator).squeeze(1)
+
+    def _sample_other_videos(self, batch_size, sim, generator, groups
+                             ) -> torch.Tensor:
+        """:meth:`sample_negatives` among the pairs of other videos."""
+        device = sim.device if sim is not None else torch.device('cpu')
+        groups = groups.to(device).reshape(-1)
+        if groups.shape[0] != batch_size:
+            raise ValueError(f'groups {tuple(groups.shape)} must be '
+                             f'({batch_size},), one id per pair')
+        same = groups[:, None] == groups[None, :]
+        lonely = same.all(dim=1)
+        if bool(lonely.any()):
+            raise ValueError(
+                'VTM negative sampling: every pair of the batch comes from '
+                f'the same video as pair {int(lonely.nonzero()[0])} '
+                f'(video ids {groups.tolist()}): a batch of clips cut from '
+                'one video has no negative; use more videos per batch')
+        if self.negative == 'random':
+            weights = (~same).float()
+        else:
+            logits = self.negative_weights(sim, batch_size).log()
+            weights = logits.masked_fill(same, float('-inf')).softmax(dim=1)
         return torch.multinomial(weights, 1, generator=generator).squeeze(1)
 
     @staticmethod

@@ -51,3 +51,15 @@ def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     if world_size == 1:
         return x
     return _AllGatherWithGrad.apply(x)
+
+
+def all_gather_tensor(x: torch.Tensor) -> torch.Tensor:
+    """Gather ``x`` (``(B, ...)``, no gradient: ids, labels) from every rank
+    into ``(world * B, ...)`` in rank order; ``x`` itself with one process."""
+    _, world_size = get_rank_and_world()
+    if world_size == 1:
+        return x
+    x = x.contiguous()
+    gathered = [torch.empty_like(x) for _ in range(world_size)]
+    dist.all_gather(gathered, x)
+    return torch.cat(gathered, dim=0)

@@ -83,3 +83,31 @@ def test_simvtp_text_encoder_loads_backbone_weights(tmp_path):
                        match='absent.pth.*pretrain_synthetic.*'
                        'SIMVTP_PRETRAINED'):
         missing.init_weights()
+
+
+def test_frozen_query_features_are_cached_and_invalidated():
+    init_default_scope('simvtp')
+    torch.manual_seed(0)
+    enc = SimVTPTextQueryEncoder(TINY_VIT)
+    enc.init_weights()
+    enc.eval()
+    ids = torch.tensor([[2, 7, 9, 3, 0], [2, 4, 5, 6, 3]])
+    mask = (ids > 0).long()
+    first = enc(ids, mask)
+    assert len(enc._cache) == 2
+    # the same query, padded differently and in another batch: from the
+    # cache, equal to an uncached pass
+    again = enc(ids[:1, :4], mask[:1, :4])
+    assert again.data_ptr() != first.data_ptr()
+    assert len(enc._cache) == 2
+    torch.testing.assert_close(again, first[:1], rtol=0, atol=0)
+    uncached = SimVTPTextQueryEncoder(TINY_VIT, cache=False)
+    uncached.load_state_dict(enc.state_dict())
+    uncached.eval()
+    torch.testing.assert_close(uncached(ids[:1, :4], mask[:1, :4]),
+                               first[:1], rtol=1e-5, atol=1e-6)
+    # new weights empty the cache
+    state = {k: v + 1 for k, v in enc.state_dict().items()}
+    enc.load_state_dict(state)
+    assert len(enc._cache) == 0
+    assert not torch.allclose(enc(ids, mask), first)
