@@ -24,6 +24,8 @@ import simvtp  # noqa: E402,F401  (applies the stack fixes first)
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from simvtp.utils.model_selection import (check_selection_split,  # noqa: E402
+                                          evaluate_checkpoints)
 from simvtp.utils.safe_load import use_safe_checkpoint_loading  # noqa: E402
 from simvtp.utils.setup import (add_default_hooks, load_config,  # noqa: E402
                                 prepare_runtime)
@@ -88,14 +90,22 @@ def main():
         cfg.randomness['deterministic'] = args.deterministic
     add_default_hooks(cfg, DEFAULT_HOOKS)
     prepare_runtime(cfg)
+    if cfg.get('val_dataloader'):
+        check_selection_split(cfg)  # refuses (or logs) selection on test
     if 'runner_type' in cfg:  # e.g. FlexibleRunner with an FSDP strategy
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
     runner.train()
-    if cfg.get('test_after_train', False) and cfg.get('test_dataloader'):
-        runner.test()
+    after = cfg.get('test_after_train', False)
+    if after and cfg.get('test_dataloader'):
+        # True: the weights training ended with; a list such as
+        # ['best', 'last']: those checkpoints of the work dir, in turn
+        if isinstance(after, (list, tuple)):
+            evaluate_checkpoints(runner, after)
+        else:
+            runner.test()
 
 
 # how a collective reports that another rank died (gloo, NCCL, sockets)

@@ -102,9 +102,8 @@ def encode_video_clips(encoder: torch.nn.Module,
         ``(B, D)``: ``encode(embed_video(clips), None, None)`` averaged over
         its ``T' * H' * W'`` tokens.
     """
-    tokens = encoder.embed_video(clips)
-    video_out, _ = encoder.encode(tokens, None, None)
-    return video_out.mean(dim=1)
+    from ..models.utils import pool_video
+    return pool_video(encoder, clips)
 
 
 def _default_transforms(encoder) -> List[dict]:

@@ -21,11 +21,18 @@ text. A simvtp retriever runs one ``UnifiedViT`` for both modalities, so:
   is reported as lossy (features of the other modality will differ from the
   fine-tuned model's). Convert twice (``tower='video'`` and ``'text'``) to
   keep both.
-* ``fc_norm`` (LayerNorm *after* mean pooling) has no slot in ``UnifiedViT``
+* ``tower='both'`` keeps both towers for a two-tower
+  ``VideoTextRetriever(tied=False)``: ``{video,text}_encoder.*`` (a full
+  ``UnifiedViT`` each, every tensor kept) and each ``fc_norm`` as
+  ``{video,text}_post_norm.*``; loads strictly into a retriever built with
+  ``post_norm=True`` and ``backbone.final_norm=False`` (the towers' per-token
+  norm is an identity), nothing lossy.
+* single tower: ``fc_norm`` (LayerNorm *after* mean pooling) has no slot in ``UnifiedViT``
   (which normalises every token before pooling): dropped and lossy, and
   ``backbone.norm`` is missing, unless ``fc_norm_as_norm=True`` copies it
   into ``backbone.norm`` as an approximation (still reported lossy).
 """
+import math
 from typing import Dict, Tuple
 
 import torch
@@ -39,6 +46,7 @@ from .simvtp_reference import (BUFFER_NOTE, TEXT_EMBEDDING_BUFFERS,
 __all__ = ['msrvtt_finetuned_to_simvtp']
 
 TOWERS = ('video', 'text')
+CHOICES = TOWERS + ('both', )
 
 
 def _max_diff(state: Dict[str, torch.Tensor], a: str, b: str) -> float:
@@ -65,13 +73,14 @@ def msrvtt_finetuned_to_simvtp(checkpoint: Dict, tower: str = 'video',
     Args:
         checkpoint: the loaded file or its model state dict.
         tower: whose transformer blocks become ``backbone.blocks``:
-            ``'video'`` (exact video features) or ``'text'``.
+            ``'video'`` (exact video features) or ``'text'``; ``'both'``
+            keeps the two towers (see the module docstring).
         fc_norm_as_norm: copy the tower's post-pool ``fc_norm`` into
             ``backbone.norm`` (an approximation) instead of leaving it out.
         source: a description of where it came from.
     """
-    if tower not in TOWERS:
-        raise ValueError(f'tower must be one of {TOWERS}, got {tower!r}')
+    if tower not in CHOICES:
+        raise ValueError(f'tower must be one of {CHOICES}, got {tower!r}')
     report = ConversionReport('simvtp-reference-msrvtt', 'simvtp', source)
     state, container, extras = find_state_dict(checkpoint,
                                                ('module', 'model'))
@@ -83,6 +92,22 @@ def msrvtt_finetuned_to_simvtp(checkpoint: Dict, tower: str = 'video',
             f'{source or "state dict"}: not a fine-tuned dual encoder (no '
             'video_encoder.* / text_encoder.* keys)')
     mapper = KeyMapper(state, report)
+    if tower == 'both':
+        for name in TOWERS:
+            _convert_tower(mapper, f'{name}_encoder.', f'{name}_encoder.',
+                           f'{name}_post_norm.')
+        # the authors' NormSoftmaxLoss: fixed temperature 0.05
+        mapper.put('vtc_head.logit_scale', torch.tensor([math.log(1 / 0.05)]),
+                   "the authors' fixed contrastive temperature 0.05")
+        report.notes.append(
+            'both towers kept: build VideoTextRetriever(tied=False, '
+            'post_norm=True, backbone=dict(final_norm=False, ...)) '
+            "(configs/retrieval/test_msrvtt_authors_finetuned.py)")
+        report.notes.append(
+            'the fine-tuned model pools every token, padding included: '
+            "use model.pooling='mean_with_padding'")
+        return mapper.finish('not part of the fine-tuned dual encoder '
+                             'layout'), report
     other_tower = TOWERS[1 - TOWERS.index(tower)]
     chosen = f'{tower}_encoder.'
     other = f'{other_tower}_encoder.'
@@ -165,3 +190,26 @@ def msrvtt_finetuned_to_simvtp(checkpoint: Dict, tower: str = 'video',
         'match its text features')
     out = mapper.finish('not part of the fine-tuned dual encoder layout')
     return out, report
+
+
+def _convert_tower(mapper: KeyMapper, src: str, dst: str,
+                   post_norm: str) -> None:
+    """One fine-tuned tower ``src*`` -> a full ``UnifiedViT`` at ``dst*``
+    (its fc_norm -> ``post_norm*``; a --use_cls tower's norm -> ``norm``)."""
+    for name in ('weight', 'bias'):
+        mapper.take_if(f'{src}patch_embed.proj.{name}',
+                       f'{dst}patch_embed.proj.{name}',
+                       f'the source has no {src}patch_embed.proj')
+    for name in TEXT_EMBEDDING_TABLES:
+        mapper.take_if(f'{src}text_embeddings.{name}',
+                       f'{dst}text_embeddings.{name}',
+                       f'the source has no {src}text_embeddings.{name}')
+    for buf in TEXT_EMBEDDING_BUFFERS:
+        if mapper.has(f'{src}text_embeddings.{buf}'):
+            mapper.drop(f'{src}text_embeddings.{buf}', BUFFER_NOTE)
+    convert_blocks(mapper, src + 'blocks.', dst + 'blocks.')
+    for norm, target in (('norm.', dst + 'norm.'),
+                         ('fc_norm.', post_norm)):
+        for name in ('weight', 'bias'):
+            if mapper.has(f'{src}{norm}{name}'):
+                mapper.take(f'{src}{norm}{name}', f'{target}{name}')

@@ -22,6 +22,7 @@ from mmaction.datasets import BaseActionDataset
 from mmengine.fileio import exists
 
 from .caption_table import CaptionTable, CaptionTableBuilder
+from .holdout import check_holdout, held_out_videos
 from .sample_marks import BrokenSampleError, mark
 
 #: arguments that moved to BrokenSampleGuard (dataset wrapper)
@@ -44,6 +45,13 @@ class VideoTextPairDataset(BaseActionDataset):
             (``text`` is a list; retrieval evaluation); if False (default), one
             item per (video, caption) pair (training).
         max_pairs: keep only the first ``max_pairs`` items (quick runs).
+        holdout: ``dict(part='train'|'val', num_videos=N | fraction=f,
+            seed=0)``: a fixed, seeded set of videos held out of the file
+            (:mod:`~.holdout`); ``'val'`` keeps only those, ``'train'`` the
+            others (a validation split carved from training annotations).
+        join_captions: a separator: all captions of a video become one
+            caption joined by it, in file order (paragraph-to-video
+            retrieval, e.g. DiDeMo); None keeps them apart.
         **kwargs: forwarded to :class:`mmaction.datasets.BaseActionDataset`.
     """
 
@@ -53,6 +61,8 @@ class VideoTextPairDataset(BaseActionDataset):
                  data_prefix: Dict = dict(video=''),
                  per_video: bool = False,
                  max_pairs: Optional[int] = None,
+                 holdout: Optional[dict] = None,
+                 join_captions: Optional[str] = None,
                  **kwargs) -> None:
         moved = [k for k in GUARD_ARGUMENTS if k in kwargs]
         if moved:
@@ -63,6 +73,9 @@ class VideoTextPairDataset(BaseActionDataset):
                 f"type='{type(self).__name__}', ...))")
         self.per_video = per_video
         self.max_pairs = max_pairs
+        self.join_captions = join_captions
+        self.holdout = check_holdout(holdout, f'{type(self).__name__}('
+                                     f'ann_file={ann_file!r})')
         super().__init__(
             ann_file, pipeline=pipeline, data_prefix=data_prefix, **kwargs)
 
@@ -81,7 +94,20 @@ class VideoTextPairDataset(BaseActionDataset):
             raise FileNotFoundError(
                 f'annotation file {self.ann_file!r} does not exist')
         builder = CaptionTableBuilder(self.per_video, self.max_pairs)
-        for video, caption in self.read_pairs():
+        pairs = self.read_pairs()
+        if self.holdout is not None:
+            pairs = list(pairs)
+            held = held_out_videos((v for v, _ in pairs), self.holdout,
+                                   self.ann_file)
+            val = self.holdout['part'] == 'val'
+            pairs = [p for p in pairs if (p[0] in held) == val]
+        if self.join_captions is not None:
+            paragraphs: Dict[str, List[str]] = {}
+            for video, caption in pairs:
+                paragraphs.setdefault(video, []).append(caption)
+            pairs = [(video, self.join_captions.join(captions))
+                     for video, captions in paragraphs.items()]
+        for video, caption in pairs:
             # stored as written (the data root is joined per item: saves
             # len(root) bytes per row)
             if not builder.add(video, caption):

@@ -1,3 +1,3 @@
 from .metrics import (MultipleChoiceScoreAccuracy,  # noqa: F401
                       OpenEndedQAAccuracy, TemporalGroundingMetric,
-                      VideoTextRetrievalMetric)
+                      VideoTextRetrievalMetric, VTMRerankRetrievalMetric)

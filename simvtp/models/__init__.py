@@ -1,1 +1,2 @@
-from . import algorithms, backbones, data_preprocessors, decoders, grounding, heads, layers, utils, vqa  # noqa: F401
+from . import (algorithms, backbones, data_preprocessors, decoders,  # noqa: F401
+               grounding, heads, layers, retrievers, utils, vqa)

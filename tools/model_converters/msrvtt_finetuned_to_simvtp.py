@@ -2,11 +2,12 @@
 
     python tools/model_converters/msrvtt_finetuned_to_simvtp.py \
         checkpoint-best.pth work_dirs/simvtp_msrvtt_video.pth \
-        [--tower video|text] [--fc-norm-as-norm] [--strict] [--verbose]
+        [--tower video|text|both] [--fc-norm-as-norm] [--strict] [--verbose]
 
-The fine-tuned model has two encoders; one UnifiedViT holds one set of
-blocks (--tower), the report says what was dropped and whether that loses
-anything.
+The fine-tuned model has two encoders. ``--tower both`` keeps both for a
+two-tower VideoTextRetriever (configs/retrieval/test_msrvtt_authors_finetuned.py,
+loads strictly, nothing lost); ``video`` / ``text`` keep one tower's blocks
+in one UnifiedViT ``backbone`` and the report says what was dropped.
 """
 import os.path as osp
 import sys
@@ -23,9 +24,10 @@ from simvtp.checkpoint.simvtp_msrvtt import \
 
 def main(argv=None) -> int:
     parser = make_parser(__doc__.splitlines()[0])
-    parser.add_argument('--tower', choices=('video', 'text'),
+    parser.add_argument('--tower', choices=('video', 'text', 'both'),
                         default='video',
-                        help='whose transformer blocks to keep')
+                        help='whose transformer blocks to keep (both: the '
+                        'two towers, for a two-tower retriever)')
     parser.add_argument('--fc-norm-as-norm', action='store_true',
                         help='copy the post-pool fc_norm into backbone.norm '
                         '(an approximation)')

@@ -13,3 +13,5 @@ from .stream_resume_hook import StreamResumeHook  # noqa: F401,E402
 __all__ += ['StreamResumeHook']
 from .best_checkpoint_hook import LoadBestCheckpointHook  # noqa: F401,E402
 __all__ += ['LoadBestCheckpointHook']
+from .metric_model_hook import MetricModelHook  # noqa: F401,E402
+__all__ += ['MetricModelHook']

@@ -1,0 +1,3 @@
+from .video_text_retriever import VideoTextRetriever
+
+__all__ = ['VideoTextRetriever']
