@@ -1,5 +1,6 @@
 """Shared fixtures: tiny real video files, a tiny WordPiece vocabulary, a
-temporary mmaction default scope."""
+temporary mmaction default scope, mmengine's checkpoint loader restored
+after each test."""
 import os
 
 import cv2
@@ -49,3 +50,18 @@ def mmaction_scope():
     """
     with DefaultScope.overwrite_default_scope('mmaction'):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_mmengine_checkpoint_loader():
+    """Undo simvtp's safe-loading opt-in after every test.
+
+    ``use_safe_checkpoint_loading`` (called by the tools' ``main``, which
+    several tests run in-process) replaces mmengine's local loader for the
+    whole process; tests that check the default behaviour must not see it.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    saved = dict(CheckpointLoader._schemes)
+    yield
+    CheckpointLoader._schemes.clear()
+    CheckpointLoader._schemes.update(saved)
