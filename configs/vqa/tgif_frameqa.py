@@ -5,48 +5,18 @@
 #   python tools/train.py configs/vqa/tgif_frameqa.py
 #   python tools/test.py configs/vqa/tgif_frameqa.py work_dirs/tgif_frameqa/best_*.pth
 # Videos: data/tgif_qa/videos (mp4); annotations in data/tgif_qa/annotations.
-_base_ = [
-    '../_base_/vqa_vitb_finetune.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = '../_base_/vqa_open_ended_vitb.py'
 data_root = 'data/tgif_qa'
-
-answer_vocab = dict(ann_file=data_root + '/annotations/Train_frameqa_question.tsv',
-                    layout='tgif_frameqa', top_k=1500)
-model = dict(
-    type='VideoQAClassifier',
-    backbone={{_base_.vitb_backbone}},
-    answer_vocab=answer_vocab,
-    head=dict(type='QAClassifierHead', hidden_ratio=2.0, dropout=0.1),
-    data_preprocessor=dict(type='VideoTextDataPreprocessor'),
-    init_cfg={{_base_.backbone_init}})
-# the classifier is new: 10x the base lr
-optim_wrapper = dict(paramwise_cfg=dict(
-    custom_keys={'head.': dict(lr_mult=10.0)}))
-dataset = dict(type='OpenEndedQADataset', layout='tgif_frameqa',
-               answer_vocab=answer_vocab, question_type='field',
-               data_prefix=dict(video=data_root + '/videos'))
-train_dataloader = dict(
-    batch_size=8, num_workers=8, persistent_workers=True,
-    collate_fn=dict(type='pseudo_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        dataset,
-        ann_file=data_root + '/annotations/Train_frameqa_question.tsv',
-                 drop_unanswerable=True,
-                 pipeline={{_base_.train_pipeline}}))
-val_dataloader = dict(
-    batch_size=8, num_workers=8, persistent_workers=True,
-    collate_fn=dict(type='pseudo_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        dataset,
-        ann_file=data_root + '/annotations/Test_frameqa_question.tsv',
-                 pipeline={{_base_.test_pipeline}},
-                 test_mode=True))
+answer_vocab = dict(
+    ann_file=data_root + '/annotations/Train_frameqa_question.tsv',
+    layout='tgif_frameqa',
+    top_k=1500)
+model = dict(answer_vocab=answer_vocab)
+dataset = dict(
+    layout='tgif_frameqa', answer_vocab=answer_vocab, question_type='field',
+    data_prefix=dict(video=data_root + '/videos'))
+train_dataloader = dict(dataset=dict(
+    dataset, ann_file=data_root + '/annotations/Train_frameqa_question.tsv'))
+val_dataloader = dict(dataset=dict(
+    dataset, ann_file=data_root + '/annotations/Test_frameqa_question.tsv'))
 test_dataloader = val_dataloader
-# exact match, overall and per question type; OOV answers count as wrong
-val_evaluator = dict(type='OpenEndedQAAccuracy')
-test_evaluator = val_evaluator
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1,
-                                     save_best='auto'))
