@@ -25,7 +25,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 DEFAULT_CONFIG = 'configs/simvtp/pretrain_synthetic.py'
-DEFAULT_CHECKPOINT = 'work_dirs/pretrain_synthetic/epoch_14.pth'
+DEFAULT_CHECKPOINT = 'work_dirs/pretrain_synthetic/epoch_4.pth'
 
 
 def parse_args(argv=None):

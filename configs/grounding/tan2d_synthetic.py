@@ -8,7 +8,7 @@
 # the pre-training clip, one clip per 1.6 s), then trains 2D-TAN with the
 # pre-trained text encoder as the query encoder (frozen), selects the
 # checkpoint on the val split and tests it (R@1/R@5 at IoU 0.5/0.7, mIoU).
-# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_14.pth python ...
+# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 _base_ = [
     '../_base_/models/tan2d_charades.py',
     '../_base_/datasets/grounding_features.py',
@@ -24,7 +24,7 @@ data_root = 'data/synthetic_grounding'
 synthetic_grounding_data = dict(root=data_root, num_train=300, num_val=60,
                                 num_test=120, fps=10, size=112, seed=0)
 encoder_config = 'configs/simvtp/pretrain_synthetic.py'
-pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_14.pth}}'
+pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_4.pth}}'
 feature_file = data_root + '/features/simvtp_pretrained.hdf5'
 feature_dim = 128  # the synthetic encoder's width
 

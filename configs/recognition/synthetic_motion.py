@@ -6,7 +6,7 @@
 # The 8 classes are the generator's motions (moves left / right / up / down,
 # grows, shrinks, rotates, stays still; chance 12.5%); data/synthetic_action
 # (1000 train / 200 val / 400 test clips, balanced) is generated on first
-# use. Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_14.pth python ...
+# use. Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 # Same budget from random init: synthetic_motion_scratch.py.
 _base_ = ['../_base_/default_runtime.py']
 # mmaction2's recognisers, heads and preprocessors are found by bare name
@@ -18,7 +18,7 @@ data_root = 'data/synthetic_action'
 synthetic_action_data = dict(root=data_root, num_train=1000, num_val=200,
                              num_test=400, num_frames=32, fps=10, size=112,
                              seed=0)
-pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_14.pth}}'
+pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_4.pth}}'
 num_classes = 8
 # the pre-training clip: 8 frames at interval 4 (= the 32-frame clip),
 # 64 px, 8 px patches, tubelet 2 -> a 4 x 8 x 8 token grid

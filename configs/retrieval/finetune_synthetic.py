@@ -3,7 +3,7 @@
 # test the best-on-val and the last checkpoints on the test split.
 #   python tools/train.py configs/simvtp/pretrain_synthetic.py   # first
 #   python tools/train.py configs/retrieval/finetune_synthetic.py
-# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_14.pth python ...
+# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 # The same budget from random weights: finetune_synthetic_scratch.py.
 _base_ = ['../_base_/default_runtime.py']
 
@@ -11,7 +11,7 @@ data_root = 'data/synthetic'
 synthetic_data = dict(root=data_root, num_train=2000, num_val=128,
                       num_test=256, num_frames=32, fps=10, size=112, seed=0)
 tokenizer = data_root + '/tokenizer'
-pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_14.pth}}'
+pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_4.pth}}'
 
 # the pre-trained encoder's geometry (configs/simvtp/pretrain_synthetic.py)
 embed_dims = 128

@@ -17,9 +17,9 @@ num_frames = 8
 frame_interval = 4
 img_size = 64
 patch_size = 8
-# 0.75 rather than the paper's 0.9: at 64 px / 8 px patches, 0.9 leaves ~7
-# cells per frame, too few to see the shape of an object in a VTC view
-video_mask_ratio = 0.75
+# the paper's 0.9 for the joint (reconstruction) and matching passes; the
+# contrastive pass reads the whole clip (model.vtc_video below)
+video_mask_ratio = 0.9
 text_mask_ratio = 0.75
 text_max_len = 24
 
@@ -44,7 +44,17 @@ model = dict(
     # as the reference): the embedded default's tuned loss balance
     vtc_head=dict(embed_dims=embed_dims, learnable_temperature=False,
                   temperature=0.05, symmetric_sum=False),
-    vtm_head=dict(embed_dims=embed_dims))
+    vtm_head=dict(embed_dims=embed_dims),
+    # VTC on the whole clip and the whole caption (the reference contrasts
+    # the masked ones). The objects here span 1-3 patches: a masked view
+    # mostly hides them, and masked-view VTC learns colour only; its
+    # zero-shot R@1 stays at the colour-only ceiling (14.1 on the test
+    # split: 14.45 after 14 epochs). Whole views cost 2x per step and reach
+    # R@1 ~24 in 4 epochs (README, "Pre-training on the synthetic default")
+    vtc_text='unmasked',
+    vtc_video='unmasked',
+    # VideoMAE V2: decode half of the hidden tubes (of 230)
+    decoder_keep_ratio=0.5)
 
 train_pipeline = [
     dict(type='DecordInit'),
@@ -110,7 +120,7 @@ test_evaluator = dict(type='VideoTextRetrievalMetric',
 test_cfg = dict(type='TestLoop')
 test_after_train = True
 
-max_epochs = 14
+max_epochs = 4
 warmup_epochs = 1
 base_lr = 1e-3
 min_lr = 1e-5
@@ -133,7 +143,7 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
 auto_scale_lr = dict(enable=False, base_batch_size=32)
 default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(interval=5, max_keep_ckpts=1))
+                     checkpoint=dict(interval=1, max_keep_ckpts=1))
 # reconstruction grids (original / masked / reconstructed) in vis_data/
 custom_hooks = [
     dict(type='ReconstructionVisHook', interval=200, num_samples=2, scale=2)

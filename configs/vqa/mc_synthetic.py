@@ -8,13 +8,13 @@
 # On first use this generates data/synthetic_qa/ (1,500 train / 500 test
 # clips from their own random stream; ~30 s). Every option goes through the
 # encoder as [video ; option] and is scored by the pre-trained VTM head.
-# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_14.pth python ...
+# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 _base_ = [
     '../_base_/datasets/synthetic_qa.py',
     '../_base_/default_runtime.py',
 ]
 
-pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_14.pth}}'
+pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_4.pth}}'
 
 model = dict(
     type='VideoQAMultipleChoice',

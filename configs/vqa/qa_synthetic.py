@@ -10,13 +10,13 @@
 # clips from their own random stream, 4 questions a clip; ~30 s).
 # [video ; question] goes through the encoder, is mean-pooled and classified
 # over the answers of the training questions (ClipBERT's MLP classifier).
-# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_14.pth python ...
+# Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 _base_ = [
     '../_base_/datasets/synthetic_qa.py',
     '../_base_/default_runtime.py',
 ]
 
-pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_14.pth}}'
+pretrained = '{{$SIMVTP_PRETRAINED:work_dirs/pretrain_synthetic/epoch_4.pth}}'
 
 answer_vocab = dict(ann_file='data/synthetic_qa/annotations/qa_train.json',
                     layout='mmaction', top_k=1500)

@@ -7,7 +7,7 @@ with ``save_index`` / ``load_index``), then call it with queries::
 
     from simvtp.apis import VideoTextSearcher
     searcher = VideoTextSearcher('configs/simvtp/pretrain_synthetic.py',
-                                 'work_dirs/pretrain_synthetic/epoch_14.pth')
+                                 'work_dirs/pretrain_synthetic/epoch_4.pth')
     searcher.build_index('data/synthetic/annotations/test.json')
     searcher.save_index('work_dirs/search/test_index.npz')
     for hit in searcher('a red circle moves left', topk=5)[0]:

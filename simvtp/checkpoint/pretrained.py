@@ -26,7 +26,7 @@ PrefixMap = Mapping[str, Union[str, Sequence[str]]]
 SYNTHETIC_HINT = ('for the embedded synthetic default, run '
                   '`python tools/train.py configs/simvtp/pretrain_synthetic.py`'
                   ' first (it writes work_dirs/pretrain_synthetic/'
-                  'epoch_14.pth), or set SIMVTP_PRETRAINED=/path/to.pth')
+                  'epoch_4.pth), or set SIMVTP_PRETRAINED=/path/to.pth')
 
 
 @dataclass

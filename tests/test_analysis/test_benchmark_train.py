@@ -11,7 +11,10 @@ CONFIG = osp.join(ROOT, 'configs', 'simvtp', 'pretrain_synthetic.py')
 SMALL = ['--batch', '4', '--steps', '2', '--warmup', '0', '--threads', '1',
          '--peak-size',
          '256', '--cfg-options',
-         'model.backbone.arch.num_layers=2']
+         'model.backbone.arch.num_layers=2',
+         # the config decodes a random half of the hidden tubes, which the
+         # loss check reports as not comparable; all of them here
+         'model.decoder_keep_ratio=1.0']
 
 
 @pytest.fixture(scope='module')

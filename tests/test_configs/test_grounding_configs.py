@@ -70,7 +70,7 @@ def test_synthetic_config_uses_the_pretraining_data_and_builds():
     assert cfg.tokenizer == pre.tokenizer
     assert cfg.feature_extraction.checkpoint == \
         cfg.model.query_encoder.checkpoint == \
-        'work_dirs/pretrain_synthetic/epoch_14.pth'
+        'work_dirs/pretrain_synthetic/epoch_4.pth'
     ext = cfg.feature_extraction
     assert ext.clip_len == pre.num_frames and \
         ext.frame_interval == pre.frame_interval

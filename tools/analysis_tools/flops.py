@@ -80,6 +80,8 @@ class StepShapes:
         text_dec_depth / vocab_size: text decoder blocks and vocabulary.
         vtc_proj_dims: VTC projection width (0 = none).
         vtc_batch: clips each caption is contrasted with (``world * B``).
+        vtc_video_tubes: tubes the VTC video-only pass reads (default
+            ``N_vis``; ``N`` with ``vtc_video='unmasked'``).
         objectives: subset of ``('msm', 'vtc', 'vtm')``.
         shared_decoder: the shared two-head decoder instead of two decoders.
     """
@@ -102,6 +104,7 @@ class StepShapes:
     text_tokens: Optional[float] = None
     objectives: tuple = ('msm', 'vtc', 'vtm')
     shared_decoder: bool = False
+    vtc_video_tubes: Optional[int] = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -139,12 +142,17 @@ def simvtp_step_flops(shapes: StepShapes,
     embed = matmul_flops(s.num_tubes if reference_flow else nv, d,
                          s.tube_dims)
     embeds = video_passes if reference_flow else 1
+    vtc_tubes = nv if s.vtc_video_tubes is None else s.vtc_video_tubes
+    extra_embed = 0
+    if 'vtc' in obj and vtc_tubes != nv:
+        # the clip is embedded again, whole, for the VTC video pass
+        extra_embed = matmul_flops(vtc_tubes, d, s.tube_dims)
 
     parts = OrderedDict((k, 0) for k in PARTS)
-    parts['cube_embedding'] = embeds * embed
+    parts['cube_embedding'] = embeds * embed + extra_embed
     parts['joint_pass'] = joint if need_joint else 0
     if 'vtc' in obj:
-        parts['vtc_video_pass'] = transformer_flops(nv, d, s.depth,
+        parts['vtc_video_pass'] = transformer_flops(vtc_tubes, d, s.depth,
                                                     s.mlp_ratio)
         parts['vtc_text_pass'] = transformer_flops(seq_l, d, s.depth,
                                                    s.mlp_ratio, real_l)
@@ -238,4 +246,6 @@ def shapes_from_model(model, inputs: dict,
         text_dec_depth=text_dec.depth if text_dec is not None else 0,
         vocab_size=vocab, vtc_proj_dims=proj, vtc_batch=batch * world,
         objectives=tuple(model.objectives),
-        shared_decoder=model.shared_decoder is not None)
+        shared_decoder=model.shared_decoder is not None,
+        vtc_video_tubes=(num if getattr(model, 'vtc_video', 'masked')
+                         == 'unmasked' else num_visible))

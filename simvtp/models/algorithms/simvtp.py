@@ -52,6 +52,10 @@ class SimVTP(BaseModel):
             ``'mean_with_padding'`` averages padding too (the reference).
         vtc_text: ``'masked'`` (the paper: contrast the masked caption) or
             ``'unmasked'``.
+        vtc_video: ``'masked'`` (the paper: contrast the visible tubes) or
+            ``'unmasked'`` (the video-only VTC pass reads every tube of the
+            clip, as retrieval does at test; costs that pass ``1 / (1 -
+            mask_ratio)`` times the tokens).
         drop_masked_text: paper Table 4d. False keeps [MASK] tokens in the
             encoder sequence; True hides them from attention in every joint
             pass (no token reads them, which equals dropping them) and the
@@ -76,6 +80,7 @@ class SimVTP(BaseModel):
                  objectives: Sequence[str] = OBJECTIVES,
                  pooling: str = 'mean',
                  vtc_text: str = 'masked',
+                 vtc_video: str = 'masked',
                  drop_masked_text: bool = False,
                  decoder_keep_ratio: float = 1.0,
                  data_preprocessor: Optional[dict] = None,
@@ -87,6 +92,7 @@ class SimVTP(BaseModel):
                 for k in moved))
         errors = self.check_config(dict(
             objectives=objectives, pooling=pooling, vtc_text=vtc_text,
+            vtc_video=vtc_video,
             decoder_keep_ratio=decoder_keep_ratio, vtm_head=vtm_head))
         if errors:
             raise ValueError('; '.join(errors))
@@ -95,6 +101,7 @@ class SimVTP(BaseModel):
         self.objectives = tuple(objectives)
         self.pooling = pooling
         self.vtc_text = vtc_text
+        self.vtc_video = vtc_video
         self.drop_masked_text = drop_masked_text
         self.decoder_keep_ratio = float(decoder_keep_ratio)
         self.backbone = MODELS.build(backbone)
@@ -263,6 +270,8 @@ class SimVTP(BaseModel):
         (B, B) text-to-video logits hard VTM negatives are drawn from."""
         if self.vtc_text == 'unmasked':
             text = self.backbone.embed_text(inputs['input_ids_unmasked'])
+        if self.vtc_video == 'unmasked':
+            video = self.backbone.embed_video(inputs['video'])
         attention_mask = inputs['attention_mask']
         video_feat = self._pool(self.backbone.encode(video)[0], None)
         _, text_only = self.backbone.encode(

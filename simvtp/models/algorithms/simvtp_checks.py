@@ -14,6 +14,7 @@ from typing import List
 OBJECTIVES = ('msm', 'vtc', 'vtm')
 POOLINGS = ('mean', 'mean_with_padding')
 VTC_TEXTS = ('masked', 'unmasked')
+VTC_VIDEOS = ('masked', 'unmasked')
 #: options of earlier versions -> where they went
 MOVED_OPTIONS = {
     'vtm_reuse_positives': "the reference's flow is its own model: "
@@ -105,7 +106,8 @@ def check_config(cfg: dict) -> List[str]:
         errors.append(f'model.objectives={objectives!r}: unknown or '
                       f'empty {unknown}; choose a non-empty subset of '
                       f'{OBJECTIVES}')
-    for key, allowed in (('pooling', POOLINGS), ('vtc_text', VTC_TEXTS)):
+    for key, allowed in (('pooling', POOLINGS), ('vtc_text', VTC_TEXTS),
+                         ('vtc_video', VTC_VIDEOS)):
         if key in cfg and cfg[key] not in allowed:
             errors.append(f'model.{key} must be one of {allowed}, got '
                           f'{cfg[key]!r}')

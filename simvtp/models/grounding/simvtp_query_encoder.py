@@ -69,7 +69,7 @@ class SimVTPTextQueryEncoder(BaseModule):
                 f'the pre-trained checkpoint {self.checkpoint!r} of the '
                 'query encoder does not exist. Pre-train first (e.g. python '
                 'tools/train.py configs/simvtp/pretrain_synthetic.py writes '
-                'work_dirs/pretrain_synthetic/epoch_14.pth) or point the '
+                'work_dirs/pretrain_synthetic/epoch_4.pth) or point the '
                 'config at it (model.query_encoder.checkpoint=PATH, or the '
                 'environment variable the config reads, e.g. '
                 'SIMVTP_PRETRAINED=PATH)')

@@ -124,6 +124,18 @@ def test_reference_pooling_includes_padding():
                               losses_of(model, padded)['loss_vtc'])
 
 
+def vtc_loss_of_passes(model, inputs, video_tokens):
+    """VTC computed independently: a video-only pass over ``video_tokens``
+    (B, N, D) and a text-only pass, each mean-pooled over real tokens."""
+    bb = model.backbone
+    v_only, _ = bb.encode(video_tokens)
+    _, t_only = bb.encode(None, bb.embed_text(inputs['input_ids']),
+                          inputs['attention_mask'])
+    am = inputs['attention_mask'].unsqueeze(-1).float()
+    t_feat = (t_only * am).sum(1) / am.sum(1)
+    return model.vtc_head.loss(v_only.mean(1), t_feat)['loss_vtc']
+
+
 def test_vtc_uses_video_only_and_text_only_passes():
     """loss_vtc equals the head applied to independently pooled features."""
     model = build(objectives=('vtc', )).eval()
@@ -131,12 +143,7 @@ def test_vtc_uses_video_only_and_text_only_passes():
     inputs = data['inputs']
     bb = model.backbone
     vis = gather_visible(bb.embed_video(inputs['video']), inputs['video_mask'])
-    v_only, _ = bb.encode(vis)
-    _, t_only = bb.encode(None, bb.embed_text(inputs['input_ids']),
-                          inputs['attention_mask'])
-    am = inputs['attention_mask'].unsqueeze(-1).float()
-    t_feat = (t_only * am).sum(1) / am.sum(1)
-    expected = model.vtc_head.loss(v_only.mean(1), t_feat)['loss_vtc']
+    expected = vtc_loss_of_passes(model, inputs, vis)
     got = model(**data, mode='loss')['loss_vtc']
     torch.testing.assert_close(got, expected)
 
@@ -148,6 +155,23 @@ def test_unmasked_vtc_text_uses_original_ids():
     batch = make_batch()
     assert not torch.allclose(losses_of(masked, batch)['loss_vtc'],
                               losses_of(unmasked, batch)['loss_vtc'])
+
+
+def test_unmasked_vtc_video_contrasts_every_tube_of_the_clip():
+    """vtc_video='unmasked': the video-only pass reads the whole clip (as
+    retrieval does at test); the joint and VTM passes keep the mask."""
+    model = build(objectives=('vtc', ), vtc_video='unmasked').eval()
+    data = model.data_preprocessor(make_batch(), True)
+    inputs = data['inputs']
+    expected = vtc_loss_of_passes(
+        model, inputs, model.backbone.embed_video(inputs['video']))
+    got = model(**data, mode='loss')['loss_vtc']
+    torch.testing.assert_close(got, expected)
+    masked = build(objectives=('vtc', )).eval()
+    masked.load_state_dict(model.state_dict())
+    assert not torch.allclose(masked(**data, mode='loss')['loss_vtc'], got)
+    with pytest.raises(ValueError, match='model.vtc_video must be one of'):
+        build(vtc_video='visible')
 
 
 def test_drop_masked_text_equals_removing_masked_tokens():
