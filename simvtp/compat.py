@@ -31,13 +31,22 @@ simvtp's configs and tools, not forced on other code in the process.
 4. mmengine 0.10.7's PyTorch launcher calls ``torch.cuda.set_device``
    unconditionally, which fails when the device is the CPU. There (and only
    there: CUDA, NPU, MLU and MUSA hosts keep mmengine's own set-up) we
-   initialise the process group with gloo and skip ``set_device``.
+   initialise the process group with gloo and skip ``set_device``; through
+   ``deepspeed.init_distributed`` for ``DeepSpeedStrategy``
+   (``init_backend='deepspeed'``).
 5. On CPU-only torch builds, PyPI's torchvision wheel (required by timm, which
    mmaction2's vindlu imports) is linked against CUDA torch; its compiled ops
    fail to load and ``import torchvision`` dies registering fake kernels for
    ``torchvision::nms``/``qnms``. We declare those two schemas so the pure
    Python parts of torchvision import; calling a torchvision C op still
    raises torchvision's own "Couldn't load custom C++ ops" error.
+6. mmengine 0.10.7's ``DeepSpeedStrategy`` registers DeepSpeed's optimizers
+   on every construction with ``register_deepspeed_optimizers``, which
+   imports ``deepspeed.runtime.fp16.onebit`` (1-bit Adam/LAMB, 0/1 Adam):
+   DeepSpeed removed those optimizers (0.19.8 has no such module), so the
+   strategy cannot be built at all; and a second strategy in one process
+   fails re-registering the names. Our version registers those of the six
+   that this DeepSpeed has, each once, and nothing when DeepSpeed is absent.
 """
 import importlib.util
 import os
@@ -168,12 +177,16 @@ def fix_cpu_distributed_launch() -> bool:
         return False
 
     def init_dist_pytorch(backend, init_backend='torch', **kwargs):
-        if not device_is_cpu() or init_backend != 'torch':
+        if not device_is_cpu() or init_backend not in ('torch', 'deepspeed'):
             return original(backend, init_backend=init_backend, **kwargs)
         if backend != 'gloo':
             warnings.warn(f'the device is the CPU: using the gloo backend '
                           f'instead of {backend!r}.')
-        torch.distributed.init_process_group(backend='gloo', **kwargs)
+        if init_backend == 'deepspeed':
+            import deepspeed
+            deepspeed.init_distributed(dist_backend='gloo', **kwargs)
+        else:
+            torch.distributed.init_process_group(backend='gloo', **kwargs)
 
     init_dist_pytorch._simvtp_cpu_safe = True
     dist_utils._init_dist_pytorch = init_dist_pytorch
@@ -226,8 +239,60 @@ def fix_torchvision_without_ops() -> bool:
     return True
 
 
+# ----------------------------------------------------------------------------
+# 6. DeepSpeedStrategy with a DeepSpeed that has no 1-bit optimizers
+# ----------------------------------------------------------------------------
+#: the optimizers mmengine 0.10.7 registers for DeepSpeedStrategy
+DEEPSPEED_OPTIMIZERS = (
+    ('deepspeed.ops.adam', 'DeepSpeedCPUAdam'),
+    ('deepspeed.ops.adam', 'FusedAdam'),
+    ('deepspeed.ops.lamb', 'FusedLamb'),
+    ('deepspeed.runtime.fp16.onebit', 'OnebitAdam'),
+    ('deepspeed.runtime.fp16.onebit', 'OnebitLamb'),
+    ('deepspeed.runtime.fp16.onebit', 'ZeroOneAdam'),
+)
+
+
+def register_deepspeed_optimizers() -> list:
+    """mmengine's ``register_deepspeed_optimizers`` for any DeepSpeed:
+    registers in ``OPTIMIZERS`` those of :data:`DEEPSPEED_OPTIMIZERS` this
+    DeepSpeed has (each once) and returns their names."""
+    from mmengine.registry import OPTIMIZERS
+    try:
+        import deepspeed  # noqa: F401
+    except ImportError:
+        return []
+    names = []
+    for module, name in DEEPSPEED_OPTIMIZERS:
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):  # removed from DeepSpeed
+            continue
+        if name not in OPTIMIZERS.module_dict:
+            OPTIMIZERS.register_module(module=cls)
+        names.append(name)
+    return names
+
+
+register_deepspeed_optimizers._simvtp_fixed = True
+
+
+def fix_deepspeed_optimizer_registration() -> bool:
+    """Let ``DeepSpeedStrategy`` call :func:`register_deepspeed_optimizers`
+    instead of mmengine's (which needs DeepSpeed's 1-bit optimizers)."""
+    from mmengine._strategy import deepspeed as strategy
+    if getattr(strategy.register_deepspeed_optimizers, '_simvtp_fixed',
+               False):
+        return False
+    strategy.register_deepspeed_optimizers = register_deepspeed_optimizers
+    return True
+
+
 #: every module attribute a fix replaces, as (module, attribute)
-PATCHED_ATTRIBUTES = (('mmengine.dist.utils', '_init_dist_pytorch'), )
+PATCHED_ATTRIBUTES = (
+    ('mmengine.dist.utils', '_init_dist_pytorch'),
+    ('mmengine._strategy.deepspeed', 'register_deepspeed_optimizers'),
+)
 
 
 _APPLIED = False
@@ -243,4 +308,5 @@ def apply_all() -> None:
     allow_mmengine_checkpoints()
     fix_cpu_distributed_launch()
     fix_torchvision_without_ops()
+    fix_deepspeed_optimizer_registration()
     _APPLIED = True

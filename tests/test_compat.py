@@ -1,4 +1,5 @@
 """Each stack fix in simvtp.compat, with a check that fails without it."""
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -88,6 +89,49 @@ def test_cpu_launcher_leaves_accelerators_to_mmengine(monkeypatch):
     patched('nccl')
     assert calls == [('mmengine', 'hccl'), ('gloo', 'gloo')]
     assert original is not patched
+
+
+def test_cpu_launcher_starts_deepspeed_on_gloo(monkeypatch):
+    """DeepSpeedStrategy's launcher (init_backend='deepspeed') on the CPU:
+    deepspeed.init_distributed with gloo, no torch.cuda.set_device."""
+    deepspeed = pytest.importorskip('deepspeed')
+    import mmengine.device
+    from mmengine.dist import utils
+    calls = []
+    monkeypatch.setattr(mmengine.device, 'get_device', lambda: 'cpu')
+    monkeypatch.setattr(deepspeed, 'init_distributed',
+                        lambda dist_backend, **kw: calls.append(dist_backend))
+    with pytest.warns(UserWarning, match='gloo backend instead of'):
+        utils._init_dist_pytorch('nccl', init_backend='deepspeed')
+    assert calls == ['gloo']
+
+
+def test_deepspeed_optimizers_register_once():
+    """mmengine's DeepSpeedStrategy calls this on every construction."""
+    pytest.importorskip('deepspeed')
+    from mmengine._strategy import deepspeed as strategy
+    from mmengine.registry import OPTIMIZERS
+    assert strategy.register_deepspeed_optimizers is \
+        compat.register_deepspeed_optimizers
+    names = compat.register_deepspeed_optimizers()
+    assert {'DeepSpeedCPUAdam', 'FusedAdam'} <= set(names)
+    assert compat.register_deepspeed_optimizers() == names  # no KeyError
+    assert all(name in OPTIMIZERS.module_dict for name in names)
+
+
+@pytest.mark.skipif(importlib.util.find_spec('deepspeed') is None,
+                    reason='needs deepspeed')
+def test_deepspeed_strategy_fails_without_fix():
+    """DeepSpeed 0.19 removed the 1-bit optimizers mmengine imports; with an
+    older DeepSpeed the second construction fails instead."""
+    proc = run_python("""
+        from mmengine._strategy.deepspeed import register_deepspeed_optimizers
+        register_deepspeed_optimizers()
+        register_deepspeed_optimizers()
+    """)
+    assert proc.returncode != 0
+    assert ("No module named 'deepspeed.runtime.fp16.onebit'" in proc.stderr
+            or 'is already registered' in proc.stderr), proc.stderr[-3000:]
 
 
 def test_import_patches_exactly_the_listed_attributes():

@@ -20,7 +20,11 @@ trap 'rm -f "$CONSTRAINTS"' EXIT
 echo "$TORCH_PIN" > "$CONSTRAINTS"
 
 EXTRA=""
-if [ "${1:-}" = "--tests" ]; then EXTRA="-r requirements/tests.txt"; fi
+if [ "${1:-}" = "--tests" ]; then
+  EXTRA="-r requirements/tests.txt"
+  # deepspeed (an sdist) installs as pure Python; its ops compile on first use
+  export DS_BUILD_OPS=${DS_BUILD_OPS:-0}
+fi
 $PIP -c "$CONSTRAINTS" -r requirements/runtime.txt $EXTRA
 $PIP -c "$CONSTRAINTS" --no-deps -e .
 $PY -c 'import simvtp, torch; print(f"[simvtp] {simvtp.__version__} ready (torch {torch.__version__})")'
