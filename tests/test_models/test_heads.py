@@ -279,44 +279,6 @@ def test_vtc_head_single_process(learnable):
         assert 'logit_scale' not in dict(mean_head.named_parameters())
 
 
-def test_vtc_head_queue_adds_earlier_batches_as_negatives():
-    """With ``queue_size`` the softmaxes also hold the previous batches'
-    (detached) embeddings, newest ``queue_size`` only; an empty queue is the
-    plain in-batch loss, and evaluation mode does not enqueue."""
-    torch.manual_seed(0)
-    head = VTCHead(embed_dims=8, learnable_temperature=False, queue_size=5)
-    plain = VTCHead(embed_dims=8, learnable_temperature=False)
-    batches = [(torch.randn(3, 8), torch.randn(3, 8)) for _ in range(3)]
-    # first batch: nothing queued yet
-    torch.testing.assert_close(head.loss(*batches[0])['loss_vtc'],
-                               plain.loss(*batches[0])['loss_vtc'])
-    head.loss(*batches[1])
-    # now the queue holds the last 5 of batches 0 and 1 (6 rows)
-    video, text = batches[2]
-    video.requires_grad_(True)
-    out = head.loss(video, text)['loss_vtc']
-    assert head.last_logits_shape == (3, 3 + 5)
-    out.backward()  # after this step's enqueue
-    video = video.detach()
-    norm = lambda x: F.normalize(x, dim=-1)  # noqa: E731
-    old_v = norm(torch.cat([batches[0][0], batches[1][0]])[-5:])
-    old_t = norm(torch.cat([batches[0][1], batches[1][1]])[-5:])
-    v, t = norm(video), norm(text)
-    t2v = 20 * t @ torch.cat([v, old_v]).t()
-    v2t = 20 * v @ torch.cat([t, old_t]).t()
-    labels = torch.arange(3)
-    ref = 0.5 * (F.cross_entropy(t2v, labels) + F.cross_entropy(v2t, labels))
-    torch.testing.assert_close(out, ref)
-    # rows are overwritten oldest first: batch 2 is now in the queue
-    queued = {tuple(r.round(decimals=5).tolist()) for r in head.video_queue}
-    assert all(tuple(r.round(decimals=5).tolist()) in queued for r in v)
-    head.eval()
-    before = head.video_queue.clone()
-    head.loss(video, text)
-    torch.testing.assert_close(head.video_queue, before)
-    assert 'video_queue' not in head.state_dict()
-
-
 def test_vtc_head_projection_and_clamp():
     head = VTCHead(embed_dims=8, proj_dims=4, temperature=0.001)
     assert head.video_proj.out_features == 4

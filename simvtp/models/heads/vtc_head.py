@@ -34,14 +34,6 @@ class VTCHead(BaseModule):
         symmetric_sum (bool): True = the reference's sum of the two
             directions; False = their mean. Defaults to False.
         loss_weight (float): Defaults to 1.0.
-        queue_size (int): 0 (the reference) = in-batch negatives only. N > 0
-            keeps the last N gathered video and text embeddings (detached,
-            first-in first-out) as extra negatives of both softmaxes, as
-            MoCo's / ALBEF's queues (without their momentum encoder). A small
-            batch whose pairs already differ in an easy attribute (all
-            colours) saturates the in-batch loss; queued negatives keep
-            pairs that differ in harder ones (shape, motion) in it. Not
-            saved in checkpoints: the queue refills in N / batch steps.
         init_cfg (dict, optional): Defaults to None.
     """
 
@@ -54,7 +46,6 @@ class VTCHead(BaseModule):
                  gather: bool = True,
                  symmetric_sum: bool = False,
                  loss_weight: float = 1.0,
-                 queue_size: int = 0,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if temperature <= 0:
@@ -78,17 +69,6 @@ class VTCHead(BaseModule):
         self.gather = gather
         self.symmetric_sum = symmetric_sum
         self.loss_weight = loss_weight
-        if queue_size < 0:
-            raise ValueError(f'queue_size must be >= 0, got {queue_size}')
-        self.queue_size = queue_size
-        if queue_size:
-            dims = proj_dims or embed_dims
-            self.register_buffer('video_queue', torch.zeros(queue_size, dims),
-                                 persistent=False)
-            self.register_buffer('text_queue', torch.zeros(queue_size, dims),
-                                 persistent=False)
-            self.queue_filled = 0  # valid rows
-            self.queue_ptr = 0  # next row to overwrite
         self.last_logits_shape: Optional[Tuple[int, ...]] = None
 
     def scale(self) -> torch.Tensor:
@@ -167,22 +147,11 @@ class VTCHead(BaseModule):
             all_video, all_text = video, text
         logits_t2v = self.similarity(all_video, text)  # (B, world * B)
         logits_v2t = self.similarity(all_text, video)
-        in_batch = logits_t2v.shape[1]
-        if self.queue_size and self.queue_filled:
-            # (B, world * B + filled): the queued rows are negatives only;
-            # copies, as backward needs them after this step's enqueue
-            filled = self.queue_filled
-            logits_t2v = torch.cat([logits_t2v, self.similarity(
-                self.video_queue[:filled].clone(), text)], dim=1)
-            logits_v2t = torch.cat([logits_v2t, self.similarity(
-                self.text_queue[:filled].clone(), video)], dim=1)
         self.last_logits_shape = tuple(logits_t2v.shape)
         labels = torch.arange(batch_size, device=video.device) + \
             rank * batch_size
         if groups is not None:
             same = self.same_video(groups, labels)
-            # group ids are per batch: queued rows are other batches' clips
-            same = F.pad(same, (0, logits_t2v.shape[1] - in_batch))
             logits_t2v = logits_t2v.masked_fill(same, float('-inf'))
             logits_v2t = logits_v2t.masked_fill(same, float('-inf'))
         with _no_autocast(video):
@@ -190,24 +159,9 @@ class VTCHead(BaseModule):
                 F.cross_entropy(logits_v2t, labels)
         if not self.symmetric_sum:
             loss = loss * 0.5
-        if self.queue_size and self.training:
-            self.enqueue(all_video.detach(), all_text.detach())
         return dict(loss_vtc=loss * self.loss_weight,
                     vtc_temperature=(1.0 / self.scale()).detach())
 
-    @torch.no_grad()
-    def enqueue(self, video: torch.Tensor, text: torch.Tensor) -> None:
-        """Write ``(N, E)`` embeddings (every rank's: the queues stay equal
-        across ranks) over the oldest queued rows."""
-        video, text = video[-self.queue_size:], text[-self.queue_size:]
-        rows = (self.queue_ptr + torch.arange(video.shape[0])) % \
-            self.queue_size
-        rows = rows.to(self.video_queue.device)
-        self.video_queue[rows] = video.to(self.video_queue.dtype)
-        self.text_queue[rows] = text.to(self.text_queue.dtype)
-        self.queue_ptr = (self.queue_ptr + video.shape[0]) % self.queue_size
-        self.queue_filled = min(self.queue_size,
-                                self.queue_filled + video.shape[0])
 
     def same_video(self, groups: torch.Tensor,
                    labels: torch.Tensor) -> torch.Tensor:
