@@ -37,6 +37,10 @@ def check_geometry(model) -> None:
     """Raise ``ValueError`` listing every mismatch of ``model`` (a built
     ``SimVTP``), each naming its config key."""
     bb = model.backbone
+    if not getattr(bb, 'with_text', True):
+        raise ValueError('model.backbone.with_text=False builds a video-only '
+                         'encoder (for recognition); SimVTP pre-training '
+                         'embeds captions: set model.backbone.with_text=True')
     errors: List[str] = []
     width = 'model.backbone embed_dims'
     vocab = bb.text_embeddings.word_embeddings.num_embeddings

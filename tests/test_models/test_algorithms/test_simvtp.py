@@ -302,6 +302,9 @@ def test_geometry_mismatch_names_the_keys():
     with pytest.raises(ValueError, match=r'drop_masked_text=True needs '
                        r'model\.text_decoder\.mask_token=True'):
         build(drop_masked_text=True, text_decoder=dict(mask_token=False))
+    with pytest.raises(ValueError, match=r'model\.backbone\.with_text=False'
+                       r'.*set model\.backbone\.with_text=True'):
+        build(backbone=dict(with_text=False))
 
 
 def test_old_text_mask_token_key_loads_into_the_text_decoder():
