@@ -43,13 +43,13 @@ train_dataloader = dict(
     dataset=dict(dataset, ann_file='data/synthetic_qa/annotations/mc_train.json',
                  # the first 480 clips, seen once: the 10-minute budget
                  indices=480,
-                 pipeline={{_base_.train_pipeline}}))
+                 pipeline={{_base_.mc_train_pipeline}}))
 test_dataloader = dict(
     batch_size=32, num_workers=1,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(dataset, ann_file='data/synthetic_qa/annotations/mc_test.json',
-                 pipeline={{_base_.test_pipeline}}, test_mode=True))
+                 pipeline={{_base_.mc_test_pipeline}}, test_mode=True))
 # mmaction2's multiple-choice accuracy (pred_label == gt_label)
 test_evaluator = dict(type='VQAMCACC')
 test_cfg = dict(type='TestLoop')

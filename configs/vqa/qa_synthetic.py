@@ -8,8 +8,9 @@
 #       work_dirs/qa_synthetic/epoch_2.pth
 # On first use this generates data/synthetic_qa/ (1,500 train / 500 test
 # clips from their own random stream, 4 questions a clip; ~30 s).
-# [video ; question] goes through the encoder, is mean-pooled and classified
-# over the answers of the training questions (ClipBERT's MLP classifier).
+# [video ; question] (every tube of the clip) goes through the encoder; the
+# question's tokens are averaged and classified over the answers of the
+# training questions (ClipBERT's MLP classifier).
 # Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 _base_ = [
     '../_base_/datasets/synthetic_qa.py',
@@ -32,7 +33,11 @@ model = dict(
     answer_vocab=answer_vocab,
     # Linear(D, 2D) - GELU - LayerNorm - Linear(2D, #answers)
     head=dict(type='QAClassifierHead', hidden_ratio=2.0, dropout=0.1),
-    pooling='mean',
+    # the mean of the question's tokens after the joint pass (they attended
+    # to the clip). Pre-training's mean over all tokens lets ~250 video
+    # tokens outweigh a 6-word question: fine-tuned with it, the classifier
+    # answered motion questions with colours (motion 0.8%, shape 12%)
+    pooling='text',
     data_preprocessor=dict(type='VideoTextDataPreprocessor'),
     # the encoder from pre-training (the classifier is new); a missing
     # file raises and says how to make it

@@ -135,3 +135,37 @@ def test_open_ended_classifier(tmp_path):
         MODELS.build(dict(type='VideoQAClassifier', backbone=_backbone(),
                           answer_vocab=dict(ann_file=str(ann), top_k=2),
                           head=dict(type='QAClassifierHead', num_classes=5)))
+
+
+@pytest.mark.parametrize('skip_padding', [False, True])
+def test_text_and_video_text_pooling(skip_padding, tmp_path):
+    """'text' = mean of the real text outputs of the joint pass,
+    'video_text' = [video mean ; text mean]; computed here from the encoder
+    outputs directly. The classifier takes the pooled width."""
+    from simvtp.models.vqa import joint_features
+    init_default_scope('simvtp')
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(_backbone(), skip_padding=skip_padding))
+    backbone.eval()
+    video = backbone.embed_video(torch.randn(2, 3, 4, 32, 32))
+    ids = torch.randint(5, 40, (2, 6))
+    mask = torch.ones_like(ids)
+    mask[1, 3:] = 0
+    ids[1, 3:] = 0
+    with torch.no_grad():
+        v_out, t_out = backbone.encode(video, backbone.embed_text(ids), mask)
+        text_ref = torch.stack([t_out[0].mean(0), t_out[1, :3].mean(0)])
+        text = joint_features(backbone, video, ids, mask, pooling='text')
+        both = joint_features(backbone, video, ids, mask,
+                              pooling='video_text')
+    torch.testing.assert_close(text, text_ref)
+    torch.testing.assert_close(both, torch.cat([v_out.mean(1), text_ref], 1))
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps([dict(video='a.mp4', question='q', answer='red',
+                                    question_id=0)]))
+    classifier = MODELS.build(dict(
+        type='VideoQAClassifier', backbone=_backbone(), pooling='video_text',
+        answer_vocab=dict(ann_file=str(ann))))
+    assert classifier.head.in_channels == 2 * 32
+    with pytest.raises(ValueError, match=r"width of pooling='video_text'"):
+        _mc_model(pooling='video_text')

@@ -15,8 +15,9 @@ class BaseVideoQA(BaseModel):
 
     Args:
         backbone: the unified encoder (``UnifiedViT``) config.
-        pooling: ``'mean'`` (pre-training's, padding excluded) or
-            ``'mean_with_padding'``.
+        pooling: ``'mean'`` (pre-training's, padding excluded),
+            ``'mean_with_padding'``, ``'text'`` or ``'video_text'``
+            (:func:`~.joint.joint_features`).
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
     """
 

@@ -5,7 +5,12 @@ import torch
 
 from ..utils.pooling import masked_mean
 
-POOLINGS = ('mean', 'mean_with_padding')
+POOLINGS = ('mean', 'mean_with_padding', 'text', 'video_text')
+
+
+def pooled_dims(pooling: str, embed_dims: int) -> int:
+    """Width of :func:`joint_features` under ``pooling``."""
+    return 2 * embed_dims if pooling == 'video_text' else embed_dims
 
 
 def embed_clip(backbone, inputs: dict) -> torch.Tensor:
@@ -28,9 +33,17 @@ def joint_features(backbone, video_tokens: torch.Tensor,
 
     The video is embedded once per clip; ``counts`` repeats clip ``b``'s
     tokens for its ``counts[b]`` text rows (the options of one question),
-    and all pairs go through the encoder as one batch. Pooling is
-    pre-training's VTM pooling: the mean over video and text tokens,
-    excluding text padding (``'mean_with_padding'``: including it).
+    and all pairs go through the encoder as one batch. Pooling:
+
+    - ``'mean'``: pre-training's VTM pooling, the mean over video and text
+      tokens, excluding text padding (``'mean_with_padding'``: including it);
+    - ``'text'``: the mean of the text tokens only (they attended to the
+      clip). Under ``'mean'`` a question of ~10 words is outweighed by
+      64-256 video tokens; a classifier trained on the synthetic QA data
+      with it mixed up the question types (colour answers to motion
+      questions);
+    - ``'video_text'``: the video mean and the text mean concatenated,
+      ``(R, 2D)``.
 
     Args:
         backbone: a :class:`~simvtp.models.backbones.UnifiedViT`.
@@ -39,10 +52,10 @@ def joint_features(backbone, video_tokens: torch.Tensor,
             counts).
         text_mask: ``(R, L)`` 1 = real token, or None.
         counts: text rows per clip, or None for one each.
-        pooling: ``'mean'`` or ``'mean_with_padding'``.
+        pooling: one of :data:`POOLINGS`.
 
     Returns:
-        ``(R, D)``.
+        ``(R, D)`` (``(R, 2D)`` for ``'video_text'``).
     """
     if counts is not None:
         if len(counts) != video_tokens.shape[0] or \
@@ -55,6 +68,11 @@ def joint_features(backbone, video_tokens: torch.Tensor,
             repeats, dim=0, output_size=int(sum(counts)))
     text = backbone.embed_text(text_ids)
     video_out, text_out = backbone.encode(video_tokens, text, text_mask)
+    if pooling in ('text', 'video_text'):
+        text = masked_mean(text_out, text_mask)
+        if pooling == 'text':
+            return text
+        return torch.cat([video_out.mean(1), text], dim=1)
     tokens = torch.cat([video_out, text_out], dim=1)
     if pooling == 'mean_with_padding' or text_mask is None:
         return masked_mean(tokens)

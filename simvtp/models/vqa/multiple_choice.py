@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from ...registry import MODELS
 from .base import BaseVideoQA
-from .joint import embed_clip, joint_features
+from .joint import embed_clip, joint_features, pooled_dims
 
 
 @MODELS.register_module()
@@ -26,7 +26,8 @@ class VideoQAMultipleChoice(BaseVideoQA):
             pre-training checkpoint (``init_cfg=dict(type='SimVTPPretrained',
             ..., prefix_map={'backbone.': 'backbone.', 'vtm_head.':
             'vtm_head.'})``).
-        pooling: as the pre-training model's (``'mean'``: padding excluded).
+        pooling: as the pre-training model's (``'mean'``: padding
+            excluded), or another of :data:`~.joint.POOLINGS`.
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
     """
 
@@ -38,9 +39,11 @@ class VideoQAMultipleChoice(BaseVideoQA):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, pooling, data_preprocessor, init_cfg)
         self.vtm_head = MODELS.build(vtm_head)
-        if self.vtm_head.embed_dims != self.backbone.embed_dims:
+        width = pooled_dims(pooling, self.backbone.embed_dims)
+        if self.vtm_head.embed_dims != width:
             raise ValueError(f'vtm_head.embed_dims={self.vtm_head.embed_dims}'
-                             f' != backbone width {self.backbone.embed_dims}')
+                             f' != {width}, the width of pooling='
+                             f'{pooling!r} on this backbone')
 
     # ---------------------------------------------------------------- scores
     @staticmethod

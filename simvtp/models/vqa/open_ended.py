@@ -6,7 +6,7 @@ import torch
 from ...datasets.vqa.answer_vocab import AnswerVocabulary
 from ...registry import MODELS
 from .base import BaseVideoQA
-from .joint import embed_clip, joint_features
+from .joint import embed_clip, joint_features, pooled_dims
 
 
 @MODELS.register_module()
@@ -23,7 +23,8 @@ class VideoQAClassifier(BaseVideoQA):
             sized to them and predictions are mapped back to answers.
         head: the classifier config; ``in_channels`` and ``num_classes``
             are filled in when absent.
-        pooling: ``'mean'`` (pre-training's, padding excluded).
+        pooling: ``'mean'`` (pre-training's, padding excluded), ``'text'``
+            or ``'video_text'`` (:func:`~.joint.joint_features`).
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
     """
 
@@ -37,7 +38,8 @@ class VideoQAClassifier(BaseVideoQA):
         super().__init__(backbone, pooling, data_preprocessor, init_cfg)
         self.vocab = AnswerVocabulary.from_train_file(**answer_vocab)
         head = dict(head)
-        head.setdefault('in_channels', self.backbone.embed_dims)
+        head.setdefault('in_channels',
+                        pooled_dims(self.pooling, self.backbone.embed_dims))
         head.setdefault('num_classes', len(self.vocab))
         if head['num_classes'] != len(self.vocab):
             raise ValueError(f"head.num_classes={head['num_classes']} but "
