@@ -117,12 +117,25 @@ def evaluate_checkpoints(runner, names: Sequence[str]) -> List[Dict]:
         ``[dict(name=..., checkpoint=path, metrics={...}), ...]``.
     """
     results = []
+    tested = {}  # (epoch, iter) of the weights -> metrics
     for name in names:
         path = resolve_checkpoint(name, runner.work_dir)
-        runner.load_checkpoint(path, map_location='cpu')
+        checkpoint = runner.load_checkpoint(path, map_location='cpu')
         label = dict(best='best on validation', last='last').get(name, name)
-        print_log(f'testing {label}: {path}', logger='current')
-        metrics = runner.test()
+        meta = checkpoint.get('meta', {}) if isinstance(checkpoint,
+                                                        dict) else {}
+        step = (meta.get('epoch'), meta.get('iter'))
+        if None not in step and step in tested:
+            # best on validation = the last epoch: the same weights
+            print_log(f'{label}: {path} holds the weights of epoch '
+                      f'{step[0]} (iteration {step[1]}), already tested',
+                      logger='current')
+            metrics = tested[step]
+        else:
+            print_log(f'testing {label}: {path}', logger='current')
+            metrics = runner.test()
+            if None not in step:
+                tested[step] = metrics
         results.append(dict(name=name, checkpoint=path, metrics=metrics))
     for res in results:
         figures = ', '.join(f'{k.split("/")[-1]} {v:.2f}' if isinstance(

@@ -60,11 +60,11 @@ def _loader(name, batch=NUM):
                 collate_fn=dict(type='pseudo_collate'))
 
 
-def test_selection_on_val_picks_the_val_best_not_the_test_best(tmp_path):
-    runner = Runner(
+def _runner(tmp_path, max_epochs=3):
+    return Runner(
         model=_EpochRetriever(), work_dir=str(tmp_path),
         train_dataloader=_loader('val', batch=NUM),
-        train_cfg=dict(by_epoch=True, max_epochs=3, val_interval=1),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0)),
         val_dataloader=_loader('val'), val_cfg=dict(),
         val_evaluator=dict(type='VideoTextRetrievalMetric',
@@ -76,11 +76,27 @@ def test_selection_on_val_picks_the_val_best_not_the_test_best(tmp_path):
             type='CheckpointHook', interval=1, save_best='retrieval/R1',
             rule='greater')),
         default_scope='simvtp', log_level='WARNING')
+
+
+def test_selection_on_val_picks_the_val_best_not_the_test_best(tmp_path):
+    runner = _runner(tmp_path)
     runner.train()
     best, last = evaluate_checkpoints(runner, ['best', 'last'])
     assert 'epoch_2' in best['checkpoint']
     assert best['metrics']['retrieval/R1'] == pytest.approx(40)  # not 100
     assert last['metrics']['retrieval/R1'] == pytest.approx(100)
+
+
+def test_best_at_the_last_epoch_is_tested_once(tmp_path, monkeypatch):
+    runner = _runner(tmp_path, max_epochs=2)  # val peaks at epoch 2 = last
+    runner.train()
+    calls = []
+    test = runner.test
+    monkeypatch.setattr(runner, 'test', lambda: calls.append(1) or test())
+    best, last = evaluate_checkpoints(runner, ['best', 'last'])
+    assert 'epoch_2' in best['checkpoint'] and len(calls) == 1
+    assert best['metrics'] == last['metrics']
+    assert last['metrics']['retrieval/R1'] == pytest.approx(40)
 
 
 def _loaders(val_ann, test_ann):
