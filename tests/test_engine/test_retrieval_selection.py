@@ -75,7 +75,10 @@ def _runner(tmp_path, max_epochs=3):
         default_hooks=dict(checkpoint=dict(
             type='CheckpointHook', interval=1, save_best='retrieval/R1',
             rule='greater')),
-        default_scope='simvtp', log_level='WARNING')
+        default_scope='simvtp', log_level='WARNING',
+        # its own MessageHub: two runners built within the same second share
+        # the timestamp name, and the first one's best score with it
+        experiment_name=f'selection_{tmp_path.name}')
 
 
 def test_selection_on_val_picks_the_val_best_not_the_test_best(tmp_path):
