@@ -45,3 +45,17 @@ def inputs_of(model, seed=0):
 def total(losses):
     return sum(v for k, v in losses.items() if k.startswith('loss'))
 
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback (for a gloo process group)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def grad_norm(params) -> float:
+    """Global L2 norm of the gradients of ``params`` (None skipped)."""
+    return float(torch.stack([p.grad.norm() for p in params
+                              if p.grad is not None]).norm())

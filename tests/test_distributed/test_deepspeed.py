@@ -6,11 +6,12 @@ import copy
 import json
 import os
 import os.path as osp
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+
+from tests.test_analysis.common import free_port, grad_norm
 
 deepspeed = pytest.importorskip('deepspeed')
 
@@ -22,17 +23,6 @@ pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available() or
     not torch.distributed.is_gloo_available(),
     reason='needs torch.distributed with gloo')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _grad_norm(params) -> float:
-    return float(torch.stack([p.grad.norm() for p in params
-                              if p.grad is not None]).norm())
 
 
 def _flat(model) -> torch.Tensor:
@@ -93,7 +83,7 @@ def _rank(rank: int, port: int, out: str) -> None:
     data = ddp.module.data_preprocessor(make_batch(seed=rank), True)
     losses = ddp(**data, mode='loss')
     total(losses).backward()
-    norm = _grad_norm(ddp.parameters())
+    norm = grad_norm(ddp.parameters())
     optim.step()
     results = dict(ddp=dict(losses_of(losses), grad_norm=norm,
                             moved=float((_flat(ddp.module) - start).abs()
@@ -132,7 +122,7 @@ def _rank(rank: int, port: int, out: str) -> None:
 def test_deepspeed_zero2_matches_ddp_on_two_cpu_processes(tmp_path):
     import simvtp  # noqa: F401  (imported before forking)
     import tests.test_analysis.common  # noqa: F401
-    mp.start_processes(_rank, args=(_free_port(), str(tmp_path)), nprocs=2,
+    mp.start_processes(_rank, args=(free_port(), str(tmp_path)), nprocs=2,
                        start_method='fork')
     for rank in range(2):
         res = json.loads((tmp_path / f'{rank}.json').read_text())
@@ -233,7 +223,7 @@ def _runner_rank(rank: int, port: int, out: str) -> None:
 def test_flexible_runner_trains_saves_and_resumes(tmp_path):
     import simvtp  # noqa: F401
     import tests.test_analysis.common  # noqa: F401
-    mp.start_processes(_runner_rank, args=(_free_port(), str(tmp_path)),
+    mp.start_processes(_runner_rank, args=(free_port(), str(tmp_path)),
                        nprocs=2, start_method='fork')
     ckpt = tmp_path / 'work' / 'iter_2.pth'  # a DeepSpeed folder
     assert sorted(os.listdir(ckpt)) == [

@@ -3,25 +3,15 @@ CPU processes (gloo): same losses and gradient norm on the same batch."""
 import json
 import os
 import os.path as osp
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from tests.test_analysis.common import free_port, grad_norm
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'simvtp', 'pretrain_vitl_fsdp.py')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _grad_norm(params) -> float:
-    return float(torch.stack([p.grad.norm() for p in params
-                              if p.grad is not None]).norm())
 
 
 def _rank(rank: int, port: int, out: str) -> None:
@@ -55,7 +45,7 @@ def _rank(rank: int, port: int, out: str) -> None:
             units = sum(isinstance(m, FullyShardedDataParallel)
                         for m in wrapped.modules())
         else:
-            norm, units = _grad_norm(wrapped.parameters()), 0
+            norm, units = grad_norm(wrapped.parameters()), 0
         results[name] = dict(
             {k: float(v) for k, v in losses.items() if k.startswith('loss')},
             grad_norm=norm, units=units)
@@ -70,7 +60,7 @@ def _rank(rank: int, port: int, out: str) -> None:
 def test_fsdp_matches_ddp_on_two_cpu_processes(tmp_path):
     import simvtp  # noqa: F401  (imported before forking)
     import tests.test_analysis.common  # noqa: F401
-    mp.start_processes(_rank, args=(_free_port(), str(tmp_path)), nprocs=2,
+    mp.start_processes(_rank, args=(free_port(), str(tmp_path)), nprocs=2,
                        start_method='fork')
     for rank in range(2):
         res = json.loads((tmp_path / f'{rank}.json').read_text())
