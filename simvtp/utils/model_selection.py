@@ -124,7 +124,10 @@ def evaluate_checkpoints(runner, names: Sequence[str]) -> List[Dict]:
         label = dict(best='best on validation', last='last').get(name, name)
         meta = checkpoint.get('meta', {}) if isinstance(checkpoint,
                                                         dict) else {}
-        step = (meta.get('epoch'), meta.get('iter'))
+        # 'best' and 'last' come from one run (work_dir): the same training
+        # step means the same weights; explicit paths may come from others
+        step = (meta.get('epoch'), meta.get('iter')) \
+            if name in ('best', 'last') else (None, None)
         if None not in step and step in tested:
             # best on validation = the last epoch: the same weights
             print_log(f'{label}: {path} holds the weights of epoch '
