@@ -43,6 +43,26 @@ def test_benchmark_data_reports_every_method(tmp_path, capsys):
     assert all(v > 0 for v in results['workers']['gop16/1'].values())
 
 
+def test_benchmark_data_compares_decoders_on_the_same_frames(tmp_path):
+    pytest.importorskip('av')
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except (ImportError, OSError, RuntimeError) as err:
+        pytest.skip(f'torchcodec not usable here: {err}')
+    bench = load('benchmark_data')
+    results = bench.main([
+        '--config', CONFIG, '--work-dir', str(tmp_path), '--videos', '2',
+        '--min-seconds', '3', '--max-seconds', '3.2', '--size', '64x48',
+        '--samples', '2', '--variants', 'gop16', '--workers',
+        '--methods', 'raw', 'raw_torchcodec', 'ours', 'ours_torchcodec'])
+    r = results['per_worker']['gop16']
+    assert set(r) == {'raw', 'raw_torchcodec', 'ours', 'ours_torchcodec'}
+    # same sample numbers, same frames: the same decoded spans
+    spans = {m: v['decoded_per_clip'] for m, v in r.items()}
+    assert len(set(spans.values())) == 1, spans
+    assert all(v['clips_per_s'] > 0 for v in r.values())
+
+
 def test_benchmark_annotations_reads_every_row(tmp_path, capsys):
     bench = load('benchmark_annotations')
     results = bench.main(['--rows', '300', '--workers', '2', '--work-dir',

@@ -37,6 +37,11 @@ same sample number:
 ``ours_keyframe``  the same with ``KeyframeSampleFrames(max_lead=...)``
                 instead of ``SampleFrames`` (clip starts within ``max_lead``
                 frames after a keyframe).
+``raw_torchcodec`` / ``ours_torchcodec``  (ask for them with ``--methods``)
+                ``raw`` and ``ours`` with torchcodec instead of decord
+                (``TorchCodecReader`` with 1 FFmpeg thread; the pipeline's
+                decord steps swapped by ``with_torchcodec``): the same
+                frame indices, side by side with the decord methods.
 
 Per worker: the methods are timed sample by sample, interleaved (the order
 rotates), in this process with one thread each. With W workers
@@ -51,6 +56,9 @@ Example::
 
     python tools/analysis_tools/benchmark_data.py --videos 12 --samples 48 \\
         --workers 2
+    # decord vs torchcodec on the same clips
+    python tools/analysis_tools/benchmark_data.py --methods raw \\
+        raw_torchcodec ours ours_torchcodec --variants native short256_gop16
 """
 import argparse
 import csv
@@ -65,6 +73,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 METHODS = ('raw', 'reference', 'ours', 'ours_keyframe')
+#: decoder comparison (needs torchcodec + FFmpeg libraries): not by default
+TORCHCODEC_METHODS = ('raw_torchcodec', 'ours_torchcodec')
 VARIANTS = dict(native=dict(short_side=None, gop=None),
                 short256=dict(short_side=256, gop=None),
                 gop16=dict(short_side=None, gop=16),
@@ -93,7 +103,7 @@ def parse_args(argv=None):
     p.add_argument('--variants', nargs='+', default=list(VARIANTS),
                    choices=list(VARIANTS))
     p.add_argument('--methods', nargs='+', default=list(METHODS),
-                   choices=list(METHODS))
+                   choices=list(METHODS) + list(TORCHCODEC_METHODS))
     p.add_argument('--clips-per-video', type=int, nargs='*', default=[],
                    metavar='K', help='also time the pipeline reading K clips '
                    'per opened video (methods ours_k<K>)')
@@ -202,9 +212,14 @@ def decoded_frames(keys, indices) -> int:
     return int(np.max(indices)) - (before[-1] if before else 0) + 1
 
 
-def read_raw(path: str, sampler, seed: int):
-    import decord
-    vr = decord.VideoReader(path, num_threads=1)
+def read_raw(path: str, sampler, seed: int, decoder: str = 'decord'):
+    if decoder == 'torchcodec':
+        from simvtp.datasets.transforms.torchcodec_decode import \
+            TorchCodecReader
+        vr = TorchCodecReader(path, num_threads=1)
+    else:
+        import decord
+        vr = decord.VideoReader(path, num_threads=1)
     inds = sample_indices(sampler, len(vr), seed)
     frames = vr.get_batch(inds).asnumpy()
     return frames, decoded_frames(vr.get_key_indices(), inds)
@@ -248,7 +263,8 @@ class OursDataset:
     """The config's dataset/pipeline on a CSV of the clips of one variant."""
 
     def __init__(self, cfg, folder: str, count: int, keyframe: bool,
-                 max_lead: int, clips_per_video: int = 0) -> None:
+                 max_lead: int, clips_per_video: int = 0,
+                 decoder: str = 'decord') -> None:
         import copy
 
         from simvtp.registry import DATASETS
@@ -276,6 +292,10 @@ class OursDataset:
                 if t['type'] in ('SampleFrames', 'mmaction.SampleFrames'):
                     t['type'] = 'KeyframeSampleFrames'
                     t['max_lead'] = max_lead
+        if decoder == 'torchcodec':
+            from simvtp.datasets.transforms.torchcodec_decode import \
+                with_torchcodec
+            reader['pipeline'] = with_torchcodec(reader.pipeline)
         if clips_per_video:
             from simvtp.datasets.transforms.multi_clip import to_multi_clip
             reader['pipeline'] = to_multi_clip(reader.pipeline,
@@ -335,15 +355,18 @@ def make_readers(args, cfg, folder: str, methods: List[str]) -> dict:
     keys = {p: decord_keys(p) for p in paths}
     readers = {}
     for method in methods:
-        if method == 'raw':
-            readers[method] = lambda seed: read_raw(
-                paths[seed % len(paths)], sampler, seed)[1]
+        decoder = 'torchcodec' if method.endswith('_torchcodec') \
+            else 'decord'
+        if method in ('raw', 'raw_torchcodec'):
+            readers[method] = lambda seed, _d=decoder: read_raw(
+                paths[seed % len(paths)], sampler, seed, _d)[1]
         elif method == 'reference':
             readers[method] = lambda seed: reference_style(
                 paths[seed % len(paths)], sampler, seed)[2]
         else:
             ours = OursDataset(cfg, folder, args.videos,
-                               method == 'ours_keyframe', args.max_lead)
+                               method == 'ours_keyframe', args.max_lead,
+                               decoder=decoder)
 
             def read(seed, _ours=ours):
                 data = _ours.read(seed)

@@ -7,3 +7,5 @@ from .loading import DecordInitBytes  # noqa: F401
 from .sampling import KeyframeSampleFrames  # noqa: F401
 from .augment import VideoRandAugment, VideoRandomErasing  # noqa: F401
 from .multi_clip import MultiClipDecode  # noqa: F401
+from .torchcodec_decode import (TorchCodecDecode, TorchCodecInit,  # noqa: F401
+                                with_torchcodec)

@@ -7,6 +7,7 @@ import torch
 from mmcv.transforms import BaseTransform, Compose
 
 from ...registry import TRANSFORMS
+from .torchcodec_decode import decode_frames
 
 
 @TRANSFORMS.register_module()
@@ -25,7 +26,8 @@ class MultiClipDecode(BaseTransform):
     through ``clip_pipeline`` on its own: its own crop, tube mask and masked
     caption.
 
-    Required keys: ``video_reader``, ``total_frames`` (``DecordInit``),
+    Required keys: ``video_reader``, ``total_frames`` (``DecordInit`` or
+    ``TorchCodecInit``),
     ``sample_idx`` (the dataset index, the video's identity).
 
     Output: ``dict(clips=[packed, ...])``, one packed sample per clip (what
@@ -65,9 +67,11 @@ class MultiClipDecode(BaseTransform):
         ``num_clips``, ... which ``FormatShape`` reads)."""
         out = []
         for _ in range(self.num_clips):
-            # not the reader: a copy would free its handle a second time
-            clip = self.sampler({k: None if k == 'video_reader' else
+            # the reader itself, not a copy (a copy would free its handle
+            # a second time): KeyframeSampleFrames reads its keyframes
+            clip = self.sampler({k: v if k == 'video_reader' else
                                  copy.copy(v) for k, v in results.items()})
+            clip['video_reader'] = None  # the clip pipeline never decodes
             clip['frame_inds'] = np.asarray(clip['frame_inds']).reshape(-1)
             out.append(clip)
         return out
@@ -76,7 +80,7 @@ class MultiClipDecode(BaseTransform):
         reader = results.get('video_reader')
         if reader is None:
             raise KeyError('MultiClipDecode needs results["video_reader"]: '
-                           'put DecordInit before it')
+                           'put DecordInit (or TorchCodecInit) before it')
         if 'sample_idx' not in results:
             raise KeyError('MultiClipDecode needs results["sample_idx"] (the '
                            'video identity the losses mask pairs by)')
@@ -84,7 +88,7 @@ class MultiClipDecode(BaseTransform):
         union, where = np.unique(
             np.concatenate([c['frame_inds'] for c in clips]),
             return_inverse=True)
-        frames = reader.get_batch(union).asnumpy()  # (U, H, W, 3), once
+        frames = decode_frames(reader, union)  # (U, H, W, 3), once
         results['video_reader'] = None
         del reader
         group = torch.tensor(int(results['sample_idx']), dtype=torch.long)
@@ -109,15 +113,19 @@ class MultiClipDecode(BaseTransform):
 
 def to_multi_clip(pipeline: Sequence[dict], num_clips: int) -> List[dict]:
     """A one-clip pipeline config ``[..., <sampler>, DecordDecode, *rest]``
-    rewritten as ``[..., MultiClipDecode(num_clips, <sampler>, rest)]``.
+    (or ``TorchCodecDecode``) rewritten as
+    ``[..., MultiClipDecode(num_clips, <sampler>, rest)]``.
 
-    The sampler is the transform right before ``DecordDecode``.
+    The sampler is the transform right before the decode step.
     """
     names = [t['type'].split('.')[-1] for t in pipeline]
-    if 'DecordDecode' not in names or names.index('DecordDecode') < 1:
+    decode = [i for i, n in enumerate(names)
+              if n in ('DecordDecode', 'TorchCodecDecode')]
+    if not decode or decode[0] < 1:
         raise ValueError('to_multi_clip: the pipeline needs a frame sampler '
-                         f'followed by DecordDecode, got {names}')
-    i = names.index('DecordDecode')
+                         f'followed by DecordDecode or TorchCodecDecode, got '
+                         f'{names}')
+    i = decode[0]
     return [copy.deepcopy(t) for t in pipeline[:i - 1]] + [dict(
         type='MultiClipDecode', num_clips=num_clips,
         sampler=copy.deepcopy(pipeline[i - 1]),
