@@ -50,6 +50,9 @@ model = dict(
                   learnable_temperature=False, temperature=0.05,
                   symmetric_sum=False),
     post_norm=False,
+    # the pre-training's video pooling: grid-cell means projected (its
+    # weights come with the checkpoint)
+    video_pool=dict(type='GridPoolProjection', grid=(4, 2, 2)),
     pooling='mean',
     view_reduce='mean',
     # the pre-trained matching head re-scores each caption's top-k videos
@@ -58,6 +61,7 @@ model = dict(
     rerank=dict(k=16, batch_size=128),
     init_cfg=dict(type='SimVTPPretrained', checkpoint=pretrained,
                   prefix_map={'backbone.': 'backbone.',
+                              'video_pool.': 'video_pool.',
                               'vtm_head.': 'vtm_head.'}))
 
 train_pipeline = [

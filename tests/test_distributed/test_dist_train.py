@@ -70,6 +70,7 @@ _MODEL['decoder_keep_ratio'] = 1.0
 # pass, single patch-embedding weights differ by ~1.6e-5 after 3 Adam steps
 # (rounding of a second embedding path), just above this test's atol
 _MODEL['vtc_video'] = 'masked'
+_MODEL['video_pool'] = None  # the mean: a grid needs the whole clip
 CONFIG = CONFIG.replace('TINY_MODEL', repr(_MODEL).replace('{', '{{').replace(
     '}', '}}'))
 

@@ -61,6 +61,12 @@ class SimVTP(BaseModel):
             pass (no token reads them, which equals dropping them) and the
             word decoder fills them with its mask token plus position
             (needs ``text_decoder.mask_token=True``).
+        video_pool: how VTC and retrieval pool the video-only pass: None
+            (the paper: the mean of the tokens) or a pooling module config,
+            e.g. ``dict(type='GridPoolProjection', grid=(4, 2, 2))``
+            (grid-cell means projected; keeps where and when; needs
+            ``vtc_video='unmasked'``; ``in_dims`` defaults to the backbone
+            width).
         decoder_keep_ratio: VideoMAE V2 decoder masking: decode (and
             reconstruct in the pixel loss) a random ``round(ratio *
             N_hidden)`` of each clip's hidden tubes (at least 1). 1.0
@@ -83,6 +89,7 @@ class SimVTP(BaseModel):
                  vtc_video: str = 'masked',
                  drop_masked_text: bool = False,
                  decoder_keep_ratio: float = 1.0,
+                 video_pool: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  **moved) -> None:
@@ -93,7 +100,8 @@ class SimVTP(BaseModel):
         errors = self.check_config(dict(
             objectives=objectives, pooling=pooling, vtc_text=vtc_text,
             vtc_video=vtc_video,
-            decoder_keep_ratio=decoder_keep_ratio, vtm_head=vtm_head))
+            decoder_keep_ratio=decoder_keep_ratio, vtm_head=vtm_head,
+            video_pool=video_pool))
         if errors:
             raise ValueError('; '.join(errors))
         super().__init__(data_preprocessor=data_preprocessor or dict(
@@ -116,6 +124,9 @@ class SimVTP(BaseModel):
             self.mlm_head = MODELS.build(mlm_head)
         if 'vtc' in self.objectives:
             self.vtc_head = MODELS.build(vtc_head)
+        # the pooling's width defaults to the backbone's
+        self.video_pool = None if video_pool is None else MODELS.build(
+            dict(dict(in_dims=self.backbone.embed_dims), **video_pool))
         if 'vtm' in self.objectives:
             self.vtm_head = MODELS.build(vtm_head)
         check_geometry(self)
@@ -132,6 +143,15 @@ class SimVTP(BaseModel):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------ helpers
+    def _pool_video(self, tokens: torch.Tensor,
+                    video: torch.Tensor) -> torch.Tensor:
+        """The pooled ``(B, D)`` feature of a video-only pass: the mean of
+        ``tokens`` ``(B, N, D)``, or ``video_pool`` on the token grid of
+        ``video`` ``(B, C, T, H, W)``."""
+        if self.video_pool is None:
+            return tokens.mean(dim=1)
+        return self.video_pool(tokens, self.backbone.token_grid(video))
+
     def _pool(self, tokens: torch.Tensor, text_valid: Optional[torch.Tensor],
               num_video: int = 0) -> torch.Tensor:
         """Mean over ``[video ; text]`` tokens ``(B, S, D)`` -> ``(B, D)``,
@@ -273,7 +293,8 @@ class SimVTP(BaseModel):
         if self.vtc_video == 'unmasked':
             video = self.backbone.embed_video(inputs['video'])
         attention_mask = inputs['attention_mask']
-        video_feat = self._pool(self.backbone.encode(video)[0], None)
+        video_feat = self._pool_video(self.backbone.encode(video)[0],
+                                      inputs['video'])
         _, text_only = self.backbone.encode(
             None, text, self._text_keys(inputs, False))
         text_feat = self._pool(text_only, attention_mask)
@@ -314,10 +335,10 @@ class SimVTP(BaseModel):
         feats = {}
         if 'video' in inputs:
             tokens = self.backbone.embed_video(inputs['video'])
-            if 'video_mask' in inputs:
+            if 'video_mask' in inputs and self.video_pool is None:
                 tokens = gather_visible(tokens, inputs['video_mask'])
-            feats['video_feature'] = self._pool(
-                self.backbone.encode(tokens)[0], None)
+            feats['video_feature'] = self._pool_video(
+                self.backbone.encode(tokens)[0], inputs['video'])
         if 'input_ids' in inputs:
             ids = inputs.get('input_ids_unmasked', inputs['input_ids'])
             _, text_only = self.backbone.encode(

@@ -55,6 +55,10 @@ def check_geometry(model) -> None:
     if model.text_decoder is not None:
         _compare(errors, 'text_decoder.in_dims', model.text_decoder.in_dims,
                  bb.embed_dims, width)
+    pool = getattr(model, 'video_pool', None)
+    if pool is not None and hasattr(pool, 'in_dims'):
+        _compare(errors, 'video_pool.in_dims', pool.in_dims, bb.embed_dims,
+                 width)
     for name in ('text_decoder', 'shared_decoder'):
         dec = getattr(model, name, None)
         if dec is not None:
@@ -119,6 +123,11 @@ def check_config(cfg: dict) -> List[str]:
     if not 0 < ratio <= 1:
         errors.append(f'model.decoder_keep_ratio must be in (0, 1], got '
                       f'{ratio}')
+    if cfg.get('video_pool') is not None and \
+            cfg.get('vtc_video', 'masked') != 'unmasked':
+        errors.append("model.video_pool pools the token map of the whole "
+                      "clip: it needs model.vtc_video='unmasked' (a masked "
+                      "clip's visible tubes form no grid)")
     if 'vtm' in objectives and 'vtc' not in objectives and \
             (cfg.get('vtm_head') or {}).get('negative') == 'hard':
         errors.append("model.vtm_head.negative='hard' needs the VTC "

@@ -404,6 +404,13 @@ class UnifiedViT(BaseModule):
         x = x + self._video_pos(grid, x)
         return self.pos_drop(x)
 
+    def token_grid(self, video: torch.Tensor) -> Tuple[int, int, int]:
+        """``(T', H', W')`` tube grid of a ``(B, C, T, H, W)`` clip (the
+        order of :meth:`embed_video`'s tokens)."""
+        return (video.shape[2] // self.tubelet_size,
+                video.shape[3] // self.patch_size,
+                video.shape[4] // self.patch_size)
+
     def embed_video_visible(self, video: torch.Tensor, mask: torch.Tensor,
                             num_visible: Optional[int] = None
                             ) -> torch.Tensor:

@@ -52,6 +52,11 @@ class VideoTextRetriever(BaseModel):
             is a fixed temperature of 0.05, no projection, the sum of the
             two directions (``symmetric_sum=True``).
         post_norm: a LayerNorm on each pooled feature (``fc_norm``).
+        video_pool: None (the mean of the video tokens) or the pooling
+            module of the pre-training (``GridPoolProjection``; load it
+            with ``prefix_map={'video_pool.': 'video_pool.', ...}``): it
+            pools the whole clip's token grid, so training clips must not
+            be tube-masked.
         pooling: ``'mean'`` excludes text padding; ``'mean_with_padding'``
             averages the padded positions too (the authors' towers).
         view_reduce: how the ``V`` views of a test item are combined:
@@ -78,6 +83,7 @@ class VideoTextRetriever(BaseModel):
                                        learnable_temperature=False,
                                        temperature=0.05),
                  post_norm: bool = False,
+                 video_pool: Optional[dict] = None,
                  pooling: str = 'mean',
                  view_reduce: str = 'mean',
                  vtm_head: Optional[dict] = None,
@@ -116,6 +122,8 @@ class VideoTextRetriever(BaseModel):
             raise ValueError(f'model.vtc_head.embed_dims={head_dims} does not '
                              f'match the encoder width {dims}')
         self.vtc_head = MODELS.build(dict(vtc_head, embed_dims=dims))
+        self.video_pool = None if video_pool is None else MODELS.build(
+            dict(dict(in_dims=dims), **video_pool))
         if post_norm:
             self.video_post_norm = nn.LayerNorm(dims, eps=1e-6)
             self.text_post_norm = nn.LayerNorm(dims, eps=1e-6)
@@ -160,7 +168,15 @@ class VideoTextRetriever(BaseModel):
         tubes are embedded and encoded: as pre-training's VTC saw them, at
         a fraction of the cost (FLIP-style token dropping).
         """
-        if video_mask is None:
+        if self.video_pool is not None:
+            if video_mask is not None:
+                raise ValueError('video_pool pools the token grid of whole '
+                                 'clips: remove TubeMasking from the '
+                                 'training pipeline')
+            encoder = self.video_tower
+            tokens = encoder.encode(encoder.embed_video(video))[0]
+            feat = self.video_pool(tokens, encoder.token_grid(video))
+        elif video_mask is None:
             feat = pool_video(self.video_tower, video)
         else:
             encoder = self.video_tower
