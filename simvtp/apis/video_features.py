@@ -141,6 +141,9 @@ class VideoFeatureExtractor:
                  device: Optional[Union[str, torch.device]] = None,
                  num_threads: int = 1) -> None:
         self.encoder = video_encoder_of(model)
+        # a model that pools its video-only pass with a module (SimVTP's or
+        # the retriever's ``video_pool``) gives that pooled feature per clip
+        self.video_pool = getattr(model, 'video_pool', None)
         tubelet = self.encoder.tubelet_size
         if clip_len % tubelet:
             raise ValueError(f'clip_len={clip_len} is not a multiple of the '
@@ -170,7 +173,17 @@ class VideoFeatureExtractor:
 
     @property
     def feature_dim(self) -> int:
+        if self.video_pool is not None:
+            return self.video_pool.out_dims
         return self.encoder.embed_dims
+
+    def encode(self, clips: torch.Tensor) -> torch.Tensor:
+        """``(B, C, T, H, W)`` normalised clips -> ``(B, feature_dim)``."""
+        if self.video_pool is None:
+            return encode_video_clips(self.encoder, clips)
+        with torch.no_grad():
+            tokens = self.encoder.encode(self.encoder.embed_video(clips))[0]
+            return self.video_pool(tokens, self.encoder.token_grid(clips))
 
     def params(self) -> dict:
         """The sampling parameters (stored beside extracted features)."""
@@ -237,14 +250,15 @@ class VideoFeatureExtractor:
                                      self.frame_interval, self.stride)
         was_training = self.encoder.training
         self.encoder.eval()
+        if self.video_pool is not None:
+            self.video_pool.eval()
         out = []
         try:
             for start in range(0, len(indices), self.batch_size):
                 batch = indices[start:start + self.batch_size]
                 frames = self._frames(reader, path, batch.reshape(-1))
                 clips = self._clips(frames, len(batch))
-                out.append(encode_video_clips(self.encoder, clips).float()
-                           .cpu().numpy())
+                out.append(self.encode(clips).float().cpu().numpy())
         finally:
             self.encoder.train(was_training)
         features = np.concatenate(out).astype(np.float32)

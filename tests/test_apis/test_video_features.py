@@ -62,6 +62,32 @@ def test_extractor_equals_manual_encoding(video_factory):
                                    rtol=1e-4, atol=1e-5)
 
 
+def test_extractor_gives_the_models_pooled_feature(video_factory):
+    """A model with a ``video_pool`` (grid-pooled VTC) gives that pooled
+    feature per clip, not the mean token."""
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    cfg.model.update(vtc_video='unmasked', video_pool=dict(
+        type='GridPoolProjection', grid=(2, 1, 1), out_dims=12))
+    model = init_model(cfg)
+    path = str(video_factory('g.mp4', num_frames=12, size=(32, 32)))
+    transforms = [dict(type='Resize', scale=(16, 16), keep_ratio=False),
+                  dict(type='FormatShape', input_format='NCTHW')]
+    extractor = VideoFeatureExtractor(model, clip_len=4, frame_interval=2,
+                                      transforms=transforms)
+    feats = extractor(path)
+    assert extractor.feature_dim == 12 and feats.shape == (2, 12)
+    frames = decord.VideoReader(path).get_batch(list(range(12))).asnumpy()
+    clip = dense_clip_indices(12, 4, 2)[0]
+    imgs = np.stack([cv2.resize(frames[i], (16, 16)) for i in clip])
+    x = model.data_preprocessor.normalize(
+        torch.from_numpy(imgs).permute(3, 0, 1, 2)[None].contiguous())
+    with torch.no_grad():
+        feature = model.extract_features(dict(video=x))['video_feature']
+    np.testing.assert_allclose(feats[0], feature[0].numpy(), rtol=1e-4,
+                               atol=1e-5)
+
+
 def test_extractor_read_errors(tmp_path):
     model = init_model(tiny_config())
     extractor = VideoFeatureExtractor(model, clip_len=4, frame_interval=2)
