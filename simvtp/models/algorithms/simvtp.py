@@ -330,7 +330,8 @@ class SimVTP(BaseModel):
     def extract_features(self, inputs: dict) -> Dict[str, torch.Tensor]:
         """Pooled single-modality features for retrieval: ``video_feature``
         (B, D) from the video-only encoder over all tubes (the visible ones
-        with a ``video_mask``) and ``text_feature`` (B, D) from the
+        with a ``video_mask``, unless ``video_pool`` needs the whole grid),
+        pooled as VTC pools it, and ``text_feature`` (B, D) from the
         text-only encoder over the (unmasked when available) caption."""
         feats = {}
         if 'video' in inputs:
