@@ -58,6 +58,7 @@ model = dict(
     # the pre-trained matching head re-scores each caption's top-k videos
     # (figures vtm_R1, ... next to the embedding-only R1, ...)
     vtm_head=dict(type='VTMHead', embed_dims=embed_dims),
+    vtm_pooling='text',  # as the pre-training's model.vtm_pooling
     rerank=dict(k=16, batch_size=128),
     init_cfg=dict(type='SimVTPPretrained', checkpoint=pretrained,
                   prefix_map={'backbone.': 'backbone.',

@@ -7,7 +7,10 @@
 #       work_dirs/mc_synthetic/epoch_1.pth
 # On first use this generates data/synthetic_qa/ (1,500 train / 500 test
 # clips from their own random stream; ~30 s). Every option goes through the
-# encoder as [video ; option] and is scored by the pre-trained VTM head.
+# encoder as [video ; option] with the whole clip and is scored by the
+# pre-trained VTM head on the option's tokens, as the pre-training matched
+# whole clips and captions (model.vtm_input / vtm_pooling there).
+# Without training: configs/vqa/mc_synthetic_zero_shot.py
 # Another checkpoint: SIMVTP_PRETRAINED=/path/epoch_4.pth python ...
 _base_ = [
     '../_base_/datasets/synthetic_qa.py',
@@ -26,7 +29,7 @@ model = dict(
         max_text_len=32, drop_path_rate=0.1,
         skip_padding=True),
     vtm_head=dict(type='VTMHead', embed_dims=128),
-    pooling='mean',  # as pre-training's VTM
+    pooling='text',  # as pre-training's VTM (model.vtm_pooling)
     data_preprocessor=dict(type='VideoTextDataPreprocessor'),
     # encoder and VTM head from pre-training; a missing file raises and
     # says how to make it
@@ -43,13 +46,13 @@ train_dataloader = dict(
     dataset=dict(dataset, ann_file='data/synthetic_qa/annotations/mc_train.json',
                  # the first 480 clips, seen once: the 10-minute budget
                  indices=480,
-                 pipeline={{_base_.mc_train_pipeline}}))
+                 pipeline={{_base_.train_pipeline}}))
 test_dataloader = dict(
     batch_size=32, num_workers=1,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(dataset, ann_file='data/synthetic_qa/annotations/mc_test.json',
-                 pipeline={{_base_.mc_test_pipeline}}, test_mode=True))
+                 pipeline={{_base_.test_pipeline}}, test_mode=True))
 # mmaction2's multiple-choice accuracy (pred_label == gt_label)
 test_evaluator = dict(type='VQAMCACC')
 test_cfg = dict(type='TestLoop')

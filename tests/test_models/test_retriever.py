@@ -190,6 +190,27 @@ def test_rerank_changes_only_the_top_k():
         np.testing.assert_array_equal(out[row, rest], sim[row, rest])
 
 
+@pytest.mark.parametrize('vtm_pooling', [None, 'text'])
+def test_vtm_scores_pool_as_the_pretraining(vtm_pooling):
+    """Re-ranking pools the joint pass as pre-training's VTM did: all real
+    tokens (default) or the caption tokens only (vtm_pooling='text')."""
+    model = build(vtm_head=dict(type='VTMHead', embed_dims=D),
+                  vtm_pooling=vtm_pooling)
+    data = batch()
+    enc = model.backbone
+    tokens = enc.embed_video(data['video'])
+    got = model.vtm_scores(tokens, data['input_ids'], data['attention_mask'])
+    for i in range(2):
+        keep = int(data['attention_mask'][i].sum())
+        v, t = enc.encode(tokens[i:i + 1],
+                          enc.embed_text(data['input_ids'][i:i + 1, :keep]))
+        pooled = t.mean(1) if vtm_pooling else torch.cat([v, t], 1).mean(1)
+        expected = F.log_softmax(model.vtm_head(pooled), -1)[0, 1]
+        torch.testing.assert_close(got[i], expected, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match='vtm_pooling must be'):
+        build(vtm_pooling='cls')
+
+
 class OracleScorer(torch.nn.Module):
     """vtm_scores = 0 for the true pair, -1 otherwise (a perfect head)."""
     rerank = dict(k=3, batch_size=5)

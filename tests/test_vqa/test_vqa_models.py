@@ -169,3 +169,53 @@ def test_text_and_video_text_pooling(skip_padding, tmp_path):
     assert classifier.head.in_channels == 2 * 32
     with pytest.raises(ValueError, match=r"width of pooling='video_text'"):
         _mc_model(pooling='video_text')
+
+
+def test_zero_training_similarity_uses_the_pretrained_video_pool():
+    """With the pre-training's grid pooling the similarity uses its video
+    feature (cell means projected), not the token mean; the VTM score pools
+    the caption tokens when pooling='text'."""
+    model = _mc_model('MatchingSimilarityMultipleChoice', pooling='text',
+                      vtc_head=dict(type='VTCHead', embed_dims=32,
+                                    temperature=0.05),
+                      video_pool=dict(type='GridPoolProjection',
+                                      grid=(2, 2, 2)))
+    inputs = _mc_inputs()
+    bb = model.backbone
+    # a (2, 2, 2) token grid: each cell is one token, in (t, h, w) order
+    tokens = bb.encode(bb.embed_video(inputs['video']))[0]
+    video = F.normalize(model.video_pool.proj(tokens.flatten(1)), dim=-1)
+    mask = inputs['attention_mask']
+    text = F.normalize(masked_mean(bb.encode(None, bb.embed_text(
+        inputs['input_ids']), mask)[1], mask), dim=-1).view(2, K, -1)
+    sim = torch.einsum('bd,bkd->bk', video, text) / 0.05
+    scores = model.named_scores(inputs)
+    vtm = scores['vtm']
+    torch.testing.assert_close(scores['vtm_sim'],
+                               0.7 * vtm + 0.3 * sim.softmax(-1))
+    # VTM on the caption tokens of the joint pass, option by option
+    v, t = bb.encode(bb.embed_video(inputs['video'][:1]),
+                     bb.embed_text(inputs['input_ids'][1:2, :4]))
+    alone = model.vtm_head(t.mean(1)).softmax(-1)[0, 1]
+    torch.testing.assert_close(vtm[0, 1], alone, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('vtm_weight', [0.0, 0.7])
+def test_ensemble_mc_trains_on_its_normalised_score(vtm_weight):
+    """loss = -log(vtm_sim_y / sum_k vtm_sim_k); with vtm_weight=0 that is
+    the cross-entropy of the similarities (no joint pass needed)."""
+    model = _mc_model('MatchingSimilarityMultipleChoice',
+                      vtc_head=dict(type='VTCHead', embed_dims=32,
+                                    temperature=0.05),
+                      vtm_weight=vtm_weight)  # eval: no dropout draws
+    inputs, labels = _mc_inputs(), [2, 0]
+    losses = model(inputs, _samples(labels), mode='loss')
+    with torch.no_grad():
+        mixed = model.named_scores(inputs)['vtm_sim']
+    manual = -torch.stack([torch.log(mixed[b, y] / mixed[b].sum())
+                           for b, y in enumerate(labels)]).mean()
+    torch.testing.assert_close(losses['loss'], manual, rtol=1e-4, atol=1e-5)
+    losses['loss'].backward()
+    grad = model.vtm_head.fc.weight.grad
+    assert (grad is None) == (vtm_weight == 0.0)
+    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0

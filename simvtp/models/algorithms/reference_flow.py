@@ -56,27 +56,37 @@ class ReferenceFlowSimVTP(SimVTP):
                                          keys)
             losses.update(self._reconstruction_losses(*joint, inputs))
         if 'vtc' in self.objectives:
-            vtc, sim = self._contrastive_loss(self._visible_tokens(inputs),
-                                              text, inputs)
+            vtc, sim = self._contrastive_loss(
+                self.backbone.embed_video(inputs['video'])
+                if self.vtc_video == 'unmasked' else
+                self._visible_tokens(inputs),
+                self._unmasked_text(inputs) if self.vtc_text == 'unmasked'
+                else text, inputs)
             losses.update(vtc)
         if 'vtm' in self.objectives:
-            losses.update(self._reencoded_matching_loss(
-                self._visible_tokens(inputs), text, keys, sim))
+            if self.vtm_input == 'unmasked':
+                losses.update(self._reencoded_matching_loss(
+                    self.backbone.embed_video(inputs['video']),
+                    self._unmasked_text(inputs),
+                    self._text_keys(inputs, False), sim))
+            else:
+                losses.update(self._reencoded_matching_loss(
+                    self._visible_tokens(inputs), text, keys, sim))
         return losses
+
+    def _unmasked_text(self, inputs: dict) -> torch.Tensor:
+        """The caption without [MASK]s, embedded again: ``(B, L, D)``."""
+        return self.backbone.embed_text(inputs['input_ids_unmasked'])
 
     def _reencoded_matching_loss(self, video, text, keys, sim):
         """VTM over one joint pass of ``[B positives ; B negatives]``."""
-        batch, num_video = video.shape[0], video.shape[1]
-        twice = None if keys is None else torch.cat([keys, keys])
+        batch = video.shape[0]
         if batch < 2:
-            pooled = self._pool(torch.cat(self.backbone.encode(
-                video, text, keys), dim=1), keys, num_video)
+            pooled = self._pool_joint(
+                *self.backbone.encode(video, text, keys), keys)
             return self.vtm_head.loss_without_negatives(pooled)
         neg = self.sample_negatives_loop(batch, sim).to(video.device)
-        pooled = self._pool(torch.cat(self.backbone.encode(
-            torch.cat([video, video[neg]]), torch.cat([text, text]), twice),
-            dim=1), twice, num_video)
-        return self.vtm_head.loss(pooled[:batch], pooled[batch:])
+        return self._paired_pass_loss(video, text, keys, neg)
 
     def sample_negatives_loop(self, batch_size: int,
                               sim: Optional[torch.Tensor] = None

@@ -13,7 +13,9 @@ one shared decoder), and one head per objective. Per training step
 3. VTC: the same encoder on video-only and on text-only tokens, pooled,
    symmetric InfoNCE over features gathered across ranks;
 4. VTM: one joint pass over ``B`` negative pairs (each text with another
-   clip of the batch, random or similarity-weighted).
+   clip of the batch, random or similarity-weighted); with
+   ``vtm_input='unmasked'`` instead one joint pass over the whole clips and
+   captions of ``B`` positive and ``B`` negative pairs.
 
 The reference's slower flow (a cube embedding per pass, positives encoded
 again with the negatives, negatives drawn in a Python loop) is
@@ -29,7 +31,7 @@ from mmengine.structures import InstanceData
 
 from ...registry import MODELS
 from ..layers.tokens import gather_visible
-from ..utils.pooling import masked_mean
+from ..utils.pooling import masked_mean, pool_joint
 from .simvtp_checks import (MOVED_OPTIONS, OBJECTIVES, check_config,
                             check_geometry)
 
@@ -67,6 +69,21 @@ class SimVTP(BaseModel):
             (grid-cell means projected; keeps where and when; needs
             ``vtc_video='unmasked'``; ``in_dims`` defaults to the backbone
             width).
+        vtm_input: ``'masked'`` (the paper: the positives are the joint
+            pass's pooled tokens, the negatives pair the same masked
+            inputs) or ``'unmasked'`` (positives and negatives are encoded
+            in one extra joint pass over every tube and the unmasked
+            caption, as matching is used downstream: re-ranking, multiple
+            choice; costs that pass ``2 * (N + L)`` tokens per pair).
+        vtm_pairs: with ``vtm_input='unmasked'``, match only the first
+            ``vtm_pairs`` pairs of the batch (their negatives still come
+            from the whole batch); None = all ``B``. The cost knob of that
+            pass: the batch order is random, so this is a random subset.
+        vtm_pooling: how the VTM head's joint tokens are pooled: None (as
+            ``pooling``), ``'mean'``, ``'mean_with_padding'`` or ``'text'``
+            (the caption tokens only, after they attended to the clip;
+            :func:`~simvtp.models.utils.pooling.pool_joint`). Downstream
+            models that reuse the head must pool the same way.
         decoder_keep_ratio: VideoMAE V2 decoder masking: decode (and
             reconstruct in the pixel loss) a random ``round(ratio *
             N_hidden)`` of each clip's hidden tubes (at least 1). 1.0
@@ -87,6 +104,9 @@ class SimVTP(BaseModel):
                  pooling: str = 'mean',
                  vtc_text: str = 'masked',
                  vtc_video: str = 'masked',
+                 vtm_input: str = 'masked',
+                 vtm_pooling: Optional[str] = None,
+                 vtm_pairs: Optional[int] = None,
                  drop_masked_text: bool = False,
                  decoder_keep_ratio: float = 1.0,
                  video_pool: Optional[dict] = None,
@@ -99,7 +119,8 @@ class SimVTP(BaseModel):
                 for k in moved))
         errors = self.check_config(dict(
             objectives=objectives, pooling=pooling, vtc_text=vtc_text,
-            vtc_video=vtc_video,
+            vtc_video=vtc_video, vtm_input=vtm_input,
+            vtm_pooling=vtm_pooling, vtm_pairs=vtm_pairs,
             decoder_keep_ratio=decoder_keep_ratio, vtm_head=vtm_head,
             video_pool=video_pool))
         if errors:
@@ -110,6 +131,9 @@ class SimVTP(BaseModel):
         self.pooling = pooling
         self.vtc_text = vtc_text
         self.vtc_video = vtc_video
+        self.vtm_input = vtm_input
+        self.vtm_pooling = vtm_pooling or pooling
+        self.vtm_pairs = vtm_pairs
         self.drop_masked_text = drop_masked_text
         self.decoder_keep_ratio = float(decoder_keep_ratio)
         self.backbone = MODELS.build(backbone)
@@ -211,21 +235,32 @@ class SimVTP(BaseModel):
             inputs['video'], inputs['video_mask'], inputs.get('num_visible'))
         text = self.backbone.embed_text(inputs['input_ids'])
         keys = self._text_keys(inputs, self.drop_masked_text)
+        whole = _WholeInputs(self.backbone, inputs)
+        use_vtm = 'vtm' in self.objectives
         losses, joint, sim = {}, None, None
-        if 'msm' in self.objectives or 'vtm' in self.objectives:
+        if 'msm' in self.objectives or (use_vtm and
+                                        self.vtm_input == 'masked'):
             joint = self.backbone.encode(video, text, keys)
         if 'msm' in self.objectives:
             losses.update(self._reconstruction_losses(*joint, inputs))
         if 'vtc' in self.objectives:
-            vtc, sim = self._contrastive_loss(video, text, inputs)
+            vtc, sim = self._contrastive_loss(
+                whole.video() if self.vtc_video == 'unmasked' else video,
+                whole.text() if self.vtc_text == 'unmasked' else text,
+                inputs)
             losses.update(vtc)
-        if 'vtm' in self.objectives:
-            # pooled over the tokens the encoder saw (padding, and with
-            # drop_masked_text the dropped words, are left out)
-            positives = self._pool(torch.cat(joint, dim=1), keys,
-                                   video.shape[1])
-            losses.update(self._matching_loss(video, text, keys, positives,
-                                              sim, inputs.get('video_group')))
+        if use_vtm:
+            groups = inputs.get('video_group')
+            if self.vtm_input == 'unmasked':
+                losses.update(self._matching_loss(
+                    whole.video(), whole.text(),
+                    self._text_keys(inputs, False), None, sim, groups))
+            else:
+                # pooled over the tokens the encoder saw (padding, and with
+                # drop_masked_text the dropped words, are left out)
+                positives = self._pool_joint(*joint, keys)
+                losses.update(self._matching_loss(video, text, keys,
+                                                  positives, sim, groups))
         return losses
 
     def _reconstruction_losses(self, video_out, text_out, inputs):
@@ -286,12 +321,10 @@ class SimVTP(BaseModel):
         return torch.zeros_like(mask).scatter_(1, chosen, True)
 
     def _contrastive_loss(self, video, text, inputs):
-        """VTC on video-only and text-only passes; also returns the
-        (B, B) text-to-video logits hard VTM negatives are drawn from."""
-        if self.vtc_text == 'unmasked':
-            text = self.backbone.embed_text(inputs['input_ids_unmasked'])
-        if self.vtc_video == 'unmasked':
-            video = self.backbone.embed_video(inputs['video'])
+        """VTC on video-only and text-only passes of the embedded ``video``
+        ``(B, N, D)`` and ``text`` ``(B, L, D)`` (masked or whole, as
+        ``vtc_video``/``vtc_text`` say); also returns the (B, B)
+        text-to-video logits hard VTM negatives are drawn from."""
         attention_mask = inputs['attention_mask']
         video_feat = self._pool_video(self.backbone.encode(video)[0],
                                       inputs['video'])
@@ -307,23 +340,56 @@ class SimVTP(BaseModel):
                     *self.vtc_head(video_feat, text_feat))
         return losses, sim
 
+    def _pool_joint(self, video_out: torch.Tensor, text_out: torch.Tensor,
+                    keys: Optional[torch.Tensor]) -> torch.Tensor:
+        """The VTM head's input: a joint pass's outputs pooled by
+        ``vtm_pooling`` -> ``(B, D)``."""
+        return pool_joint(video_out, text_out, keys, self.vtm_pooling)
+
+    def _matched_pairs(self, batch, neg, text, keys):
+        """``(batch, neg, text, keys)`` cut to the first ``vtm_pairs``
+        pairs when the whole-pair pass is subset, else unchanged."""
+        pairs = self.vtm_pairs if self.vtm_input == 'unmasked' else None
+        if pairs is None or pairs >= batch:
+            return batch, neg, text, keys
+        return (pairs, neg[:pairs], text[:pairs],
+                None if keys is None else keys[:pairs])
+
     def _matching_loss(self, video, text, keys, positives, sim,
                        groups=None):
-        """VTM: the joint pass's pooled positives against one negative pair
-        per text, encoded with the same text key mask as the positives (or
-        the attention pattern would tell them apart); with ``groups`` (B,)
-        the negative clip comes from another video."""
+        """VTM: matched pairs against one negative pair per text, encoded
+        with the same text key mask as the positives (or the attention
+        pattern would tell them apart); with ``groups`` (B,) the negative
+        clip comes from another video. ``positives`` are the pooled pairs
+        of a joint pass already made, or None: then the ``B`` positives
+        are encoded together with the ``B`` negatives."""
         batch = video.shape[0]
         if batch < 2:  # no other clip to pair the text with
             self._warn_once('vtm_batch', f'VTM got a batch of {batch} pair '
                             '(e.g. the last, incomplete batch of an epoch '
                             'without drop_last): it contributes a zero loss')
+            if positives is None:
+                positives = self._pool_joint(
+                    *self.backbone.encode(video, text, keys), keys)
             return self.vtm_head.loss_without_negatives(positives)
         neg = self.vtm_head.sample_negatives(
             batch, sim, groups=groups).to(video.device)
-        negatives = self._pool(torch.cat(self.backbone.encode(
-            video[neg], text, keys), dim=1), keys, video.shape[1])
-        return self.vtm_head.loss(positives, negatives)
+        if positives is not None:
+            return self.vtm_head.loss(positives, self._pool_joint(
+                *self.backbone.encode(video[neg], text, keys), keys))
+        return self._paired_pass_loss(video, text, keys, neg)
+
+    def _paired_pass_loss(self, video, text, keys, neg):
+        """VTM over one joint pass of ``[positives ; negatives]``: text
+        ``i`` with clip ``i`` and with clip ``neg[i]`` (the first
+        ``vtm_pairs`` texts when the whole-pair pass is subset)."""
+        batch, neg, text, keys = self._matched_pairs(video.shape[0], neg,
+                                                     text, keys)
+        twice = None if keys is None else torch.cat([keys, keys])
+        pooled = self._pool_joint(*self.backbone.encode(
+            torch.cat([video[:batch], video[neg]]), torch.cat([text, text]),
+            twice), twice)
+        return self.vtm_head.loss(pooled[:batch], pooled[batch:])
 
     # ------------------------------------------------------------ predict
     @torch.no_grad()
@@ -405,3 +471,25 @@ class SimVTP(BaseModel):
             masked_video=head.unpatchify(patches, head.grid(video)),
             pred_ids=torch.where(inputs['mlm_labels'] != -100,
                                  logits.argmax(-1), inputs['input_ids']))
+
+
+class _WholeInputs:
+    """The whole clip and the unmasked caption of a batch, embedded on first
+    use and then shared by the passes that read them (VTC, VTM)."""
+
+    def __init__(self, backbone, inputs: dict) -> None:
+        self._backbone, self._inputs, self._cache = backbone, inputs, {}
+
+    def video(self) -> torch.Tensor:
+        """``(B, N, D)`` every tube of each clip."""
+        if 'video' not in self._cache:
+            self._cache['video'] = self._backbone.embed_video(
+                self._inputs['video'])
+        return self._cache['video']
+
+    def text(self) -> torch.Tensor:
+        """``(B, L, D)`` the caption without [MASK]s."""
+        if 'text' not in self._cache:
+            self._cache['text'] = self._backbone.embed_text(
+                self._inputs['input_ids_unmasked'])
+        return self._cache['text']

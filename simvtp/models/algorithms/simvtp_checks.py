@@ -15,6 +15,8 @@ OBJECTIVES = ('msm', 'vtc', 'vtm')
 POOLINGS = ('mean', 'mean_with_padding')
 VTC_TEXTS = ('masked', 'unmasked')
 VTC_VIDEOS = ('masked', 'unmasked')
+VTM_INPUTS = ('masked', 'unmasked')
+VTM_POOLINGS = ('mean', 'mean_with_padding', 'text')
 #: options of earlier versions -> where they went
 MOVED_OPTIONS = {
     'vtm_reuse_positives': "the reference's flow is its own model: "
@@ -115,8 +117,10 @@ def check_config(cfg: dict) -> List[str]:
                       f'empty {unknown}; choose a non-empty subset of '
                       f'{OBJECTIVES}')
     for key, allowed in (('pooling', POOLINGS), ('vtc_text', VTC_TEXTS),
-                         ('vtc_video', VTC_VIDEOS)):
-        if key in cfg and cfg[key] not in allowed:
+                         ('vtc_video', VTC_VIDEOS),
+                         ('vtm_input', VTM_INPUTS),
+                         ('vtm_pooling', VTM_POOLINGS)):
+        if cfg.get(key) is not None and cfg[key] not in allowed:
             errors.append(f'model.{key} must be one of {allowed}, got '
                           f'{cfg[key]!r}')
     ratio = cfg.get('decoder_keep_ratio', 1.0)
@@ -128,6 +132,13 @@ def check_config(cfg: dict) -> List[str]:
         errors.append("model.video_pool pools the token map of the whole "
                       "clip: it needs model.vtc_video='unmasked' (a masked "
                       "clip's visible tubes form no grid)")
+    pairs = cfg.get('vtm_pairs')
+    if pairs is not None and (not isinstance(pairs, int) or pairs < 2):
+        errors.append(f'model.vtm_pairs must be an int >= 2 (or None: all '
+                      f'pairs of the batch), got {pairs!r}')
+    if pairs is not None and cfg.get('vtm_input', 'masked') != 'unmasked':
+        errors.append("model.vtm_pairs subsets the whole-pair matching pass:"
+                      " it needs model.vtm_input='unmasked'")
     if 'vtm' in objectives and 'vtc' not in objectives and \
             (cfg.get('vtm_head') or {}).get('negative') == 'hard':
         errors.append("model.vtm_head.negative='hard' needs the VTC "

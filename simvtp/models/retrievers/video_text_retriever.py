@@ -33,7 +33,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
 from ...registry import MODELS
-from ..utils.pooling import masked_mean, pool_text, pool_video
+from ..utils.pooling import pool_joint, pool_text, pool_video
 
 POOLINGS = ('mean', 'mean_with_padding')
 VIEW_REDUCTIONS = ('mean', 'unit_mean')
@@ -64,6 +64,9 @@ class VideoTextRetriever(BaseModel):
             (mean of the L2-normalised features).
         vtm_head: config of the pre-trained ``VTMHead`` (frozen; loaded
             with the pre-training checkpoint). Needed by ``rerank``.
+        vtm_pooling: how re-ranking pools the joint pass for the VTM head:
+            None (as ``pooling``) or ``'text'`` (the caption tokens only);
+            as the pre-training's ``model.vtm_pooling``.
         rerank: ``dict(k=128, batch_size=64)`` to re-score each text's
             top-``k`` videos with the VTM head on a joint pass of the
             (video-side) encoder; None = embedding-only retrieval.
@@ -87,6 +90,7 @@ class VideoTextRetriever(BaseModel):
                  pooling: str = 'mean',
                  view_reduce: str = 'mean',
                  vtm_head: Optional[dict] = None,
+                 vtm_pooling: Optional[str] = None,
                  rerank: Optional[dict] = None,
                  freeze_encoder: bool = False,
                  data_preprocessor: Optional[dict] = None,
@@ -94,6 +98,9 @@ class VideoTextRetriever(BaseModel):
         if pooling not in POOLINGS:
             raise ValueError(f'pooling must be one of {POOLINGS}, got '
                              f'{pooling!r}')
+        if vtm_pooling not in (None, ) + POOLINGS + ('text', ):
+            raise ValueError(f'vtm_pooling must be None, one of {POOLINGS} '
+                             f"or 'text', got {vtm_pooling!r}")
         if view_reduce not in VIEW_REDUCTIONS:
             raise ValueError(f'view_reduce must be one of {VIEW_REDUCTIONS}, '
                              f'got {view_reduce!r}')
@@ -106,6 +113,7 @@ class VideoTextRetriever(BaseModel):
             type='VideoTextDataPreprocessor'), init_cfg=init_cfg)
         self.tied = bool(tied)
         self.pooling = pooling
+        self.vtm_pooling = vtm_pooling or pooling
         self.view_reduce = view_reduce
         if self.tied:
             self.backbone = MODELS.build(backbone)
@@ -313,9 +321,8 @@ class VideoTextRetriever(BaseModel):
 
         Returns:
             ``(P,)`` float32 ``log p(matched)`` from the VTM head on the
-            joint pass ``[video ; text]`` of the video tower, pooled as in
-            pre-training (text padding excluded unless ``pooling=
-            'mean_with_padding'``).
+            joint pass ``[video ; text]`` of the video tower, pooled by
+            ``vtm_pooling`` as in pre-training.
         """
         if self.vtm_head is None:
             raise RuntimeError('vtm_scores needs model.vtm_head')
@@ -326,12 +333,8 @@ class VideoTextRetriever(BaseModel):
         attention_mask = attention_mask.to(param.device)
         video_out, text_out = encoder.encode(
             video_tokens, encoder.embed_text(input_ids), attention_mask,
-            skip_padding=False if self.pooling == 'mean_with_padding'
+            skip_padding=False if self.vtm_pooling == 'mean_with_padding'
             else None)
-        tokens = torch.cat([video_out, text_out], dim=1)
-        valid = None
-        if self.pooling == 'mean':
-            valid = torch.cat([attention_mask.new_ones(
-                video_out.shape[:2]), attention_mask], dim=1)
-        logits = self.vtm_head(masked_mean(tokens, valid)).float()
+        logits = self.vtm_head(pool_joint(video_out, text_out, attention_mask,
+                                          self.vtm_pooling)).float()
         return F.log_softmax(logits, dim=-1)[:, 1]

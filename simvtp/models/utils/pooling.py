@@ -29,6 +29,46 @@ def masked_mean(tokens: torch.Tensor,
     return total / count
 
 
+#: poolings of a joint ``[video ; text]`` pass (:func:`pool_joint`)
+JOINT_POOLINGS = ('mean', 'mean_with_padding', 'text', 'video_text')
+
+
+def pool_joint(video_out: torch.Tensor, text_out: torch.Tensor,
+               text_valid: Optional[torch.Tensor],
+               pooling: str = 'mean') -> torch.Tensor:
+    """Pool the outputs of a joint ``[video ; text]`` encoder pass.
+
+    Args:
+        video_out: ``(B, N, D)`` video token outputs.
+        text_out: ``(B, L, D)`` text token outputs.
+        text_valid: ``(B, L)`` 1 = real token (0: padding, or words hidden
+            from attention), or None (all real).
+        pooling: ``'mean'``: the mean over video and real text tokens
+            (SimVTP's VTM pooling); ``'mean_with_padding'``: over all tokens
+            (the reference's); ``'text'``: the mean of the real text tokens
+            only (they attended to the clip; a few words are not outweighed
+            by hundreds of video tokens); ``'video_text'``: the video mean
+            and the text mean concatenated.
+
+    Returns:
+        ``(B, D)``, ``(B, 2D)`` for ``'video_text'``.
+    """
+    if pooling not in JOINT_POOLINGS:
+        raise ValueError(f'pooling must be one of {JOINT_POOLINGS}, got '
+                         f'{pooling!r}')
+    if pooling in ('text', 'video_text'):
+        text = masked_mean(text_out, text_valid)
+        if pooling == 'text':
+            return text
+        return torch.cat([video_out.mean(1), text], dim=1)
+    tokens = torch.cat([video_out, text_out], dim=1)
+    if pooling == 'mean_with_padding' or text_valid is None:
+        return masked_mean(tokens)
+    valid = torch.cat([text_valid.new_ones(video_out.shape[:2]), text_valid],
+                      dim=1)
+    return masked_mean(tokens, valid)
+
+
 def pool_video(encoder, video: torch.Tensor) -> torch.Tensor:
     """Video-only pass of a ``UnifiedViT`` over all tubes, mean-pooled.
 

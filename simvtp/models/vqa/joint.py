@@ -3,9 +3,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..utils.pooling import masked_mean
-
-POOLINGS = ('mean', 'mean_with_padding', 'text', 'video_text')
+from ..utils.pooling import JOINT_POOLINGS as POOLINGS
+from ..utils.pooling import pool_joint
 
 
 def pooled_dims(pooling: str, embed_dims: int) -> int:
@@ -68,15 +67,4 @@ def joint_features(backbone, video_tokens: torch.Tensor,
             repeats, dim=0, output_size=int(sum(counts)))
     text = backbone.embed_text(text_ids)
     video_out, text_out = backbone.encode(video_tokens, text, text_mask)
-    if pooling in ('text', 'video_text'):
-        text = masked_mean(text_out, text_mask)
-        if pooling == 'text':
-            return text
-        return torch.cat([video_out.mean(1), text], dim=1)
-    tokens = torch.cat([video_out, text_out], dim=1)
-    if pooling == 'mean_with_padding' or text_mask is None:
-        return masked_mean(tokens)
-    valid = torch.cat([text_mask.new_ones(tokens.shape[0],
-                                          video_out.shape[1]),
-                       text_mask], dim=1)
-    return masked_mean(tokens, valid)
+    return pool_joint(video_out, text_out, text_mask, pooling)

@@ -4,6 +4,7 @@ similarity."""
 from typing import Dict, List, Optional
 
 import torch
+import torch.nn.functional as F
 
 from ...registry import MODELS
 from ..utils.pooling import masked_mean
@@ -22,8 +23,12 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
       the pooled video-only and option-only encodings (mmaction2's VindLU
       MC and Unmasked Teacher use weight 0.7).
 
-    ``pred_label`` is the argmax of ``vtm_sim``. Training this model is
-    :class:`VideoQAMultipleChoice`'s (CE over VTM logits).
+    ``pred_label`` is the argmax of ``vtm_sim``. It can also be trained
+    (:meth:`loss`): cross-entropy over the options of ``vtm_sim``
+    normalised over the options; with ``vtm_weight=0`` that is an InfoNCE
+    of the clip against its own distractor captions, and no joint pass is
+    computed in training. :class:`VideoQAMultipleChoice` is the paper's
+    VTM-only model.
 
     Args:
         vtc_head: the contrastive head (``VTCHead``) whose projections (if
@@ -31,6 +36,11 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
             checkpoint with the encoder (``'vtc_head.'`` in prefix_map).
         vtm_weight: weight of the matching probability (0.7).
         temperature: similarity temperature; None uses the head's.
+        video_pool: None (the video feature is the mean of the clip's
+            tokens) or the pre-training's pooling module config (e.g.
+            ``GridPoolProjection``; add ``'video_pool.'`` to prefix_map):
+            the similarity then uses the pre-trained video feature. The
+            clips must then be whole (no tube masking).
         **kwargs: see :class:`VideoQAMultipleChoice`.
     """
 
@@ -38,7 +48,8 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
 
     def __init__(self, *args, vtc_head: dict = dict(type='VTCHead'),
                  vtm_weight: float = 0.7,
-                 temperature: Optional[float] = None, **kwargs) -> None:
+                 temperature: Optional[float] = None,
+                 video_pool: Optional[dict] = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not 0 <= vtm_weight <= 1:
             raise ValueError(f'vtm_weight must be in [0, 1], got '
@@ -48,12 +59,18 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
         self.vtc_head = MODELS.build(vtc_head)
         self.vtm_weight = float(vtm_weight)
         self.temperature = temperature
+        self.video_pool = None if video_pool is None else MODELS.build(
+            dict(dict(in_dims=self.backbone.embed_dims), **video_pool))
 
     def similarity(self, inputs: dict) -> torch.Tensor:
         """``(sum K_b,)`` cosine / temperature of each (clip, option)."""
         backbone = self.backbone
-        video = masked_mean(backbone.encode(
-            backbone.embed_video(inputs['video']))[0])
+        tokens = backbone.encode(backbone.embed_video(inputs['video']))[0]
+        if self.video_pool is None:
+            video = tokens.mean(dim=1)
+        else:
+            video = self.video_pool(tokens,
+                                    backbone.token_grid(inputs['video']))
         mask = inputs.get('attention_mask')
         _, text = backbone.encode(None, backbone.embed_text(
             inputs['input_ids']), mask)
@@ -74,6 +91,23 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
         mixed = self.vtm_weight * vtm + (1 - self.vtm_weight) * \
             sim.softmax(-1)
         return dict(vtm=vtm, vtm_sim=mixed)
+
+    def loss(self, inputs: dict, data_samples: List) -> Dict[str, torch.Tensor]:
+        """Cross entropy of ``vtm_sim / sum_k vtm_sim_k`` at the true
+        option; ``acc`` (its argmax) is logged."""
+        counts = self._counts(inputs)
+        labels = self.gt_labels(data_samples, inputs['video'].device)
+        sim = self.per_question(self.similarity(inputs), counts)
+        log_p = sim.float().log_softmax(-1)
+        if self.vtm_weight > 0:
+            vtm = self.per_question(
+                self.pair_logits(inputs).softmax(-1)[:, 1], counts, fill=0.0)
+            mixed = self.vtm_weight * vtm + (1 - self.vtm_weight) * \
+                log_p.exp()
+            log_p = (mixed / mixed.sum(-1, keepdim=True)).clamp_min(
+                1e-12).log()
+        return dict(loss=F.nll_loss(log_p, labels),
+                    acc=(log_p.argmax(1) == labels).float().mean().detach())
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List) -> List:
