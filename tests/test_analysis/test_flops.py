@@ -68,12 +68,16 @@ def test_embedding_and_decoder_match_flop_counter():
     assert got == 2 * expected
 
 
-@pytest.mark.parametrize('vtc_video', ['masked', 'unmasked'])
+@pytest.mark.parametrize('vtc_video,vtm', [
+    ('masked', {}), ('unmasked', {}),
+    ('unmasked', dict(vtm_input='unmasked', vtm_pooling='text')),
+    ('masked', dict(vtm_input='unmasked', vtm_pairs=2))])
 @pytest.mark.parametrize('reference_flow', [False, True])
-def test_whole_step_forward_matches_flop_counter(reference_flow, vtc_video):
+def test_whole_step_forward_matches_flop_counter(reference_flow, vtc_video,
+                                                 vtm):
     """The model's loss forward, counted by torch, equals the analytic sum."""
     model = build(type='ReferenceFlowSimVTP' if reference_flow
-                  else 'SimVTP', vtc_video=vtc_video).eval()
+                  else 'SimVTP', vtc_video=vtc_video, **vtm).eval()
     for m in model.modules():  # countable attention (bmm), same FLOPs
         if hasattr(m, 'attn_impl') and hasattr(m, 'num_heads'):
             m.attn_impl = 'math'

@@ -82,6 +82,9 @@ class StepShapes:
         vtc_batch: clips each caption is contrasted with (``world * B``).
         vtc_video_tubes: tubes the VTC video-only pass reads (default
             ``N_vis``; ``N`` with ``vtc_video='unmasked'``).
+        vtm_pair_share: with ``vtm_input='unmasked'``, the share of the
+            batch's pairs matched on the whole clip and caption
+            (``min(vtm_pairs, B) / B``); None = VTM on the masked pair.
         objectives: subset of ``('msm', 'vtc', 'vtm')``.
         shared_decoder: the shared two-head decoder instead of two decoders.
     """
@@ -105,6 +108,7 @@ class StepShapes:
     objectives: tuple = ('msm', 'vtc', 'vtm')
     shared_decoder: bool = False
     vtc_video_tubes: Optional[int] = None
+    vtm_pair_share: Optional[float] = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,16 +141,21 @@ def simvtp_step_flops(shapes: StepShapes,
         else s.text_tokens
     joint = transformer_flops(nv + seq_l, d, s.depth, s.mlp_ratio,
                               nv + real_l)
-    need_joint = 'msm' in obj or ('vtm' in obj and not reference_flow)
+    whole_vtm = 'vtm' in obj and s.vtm_pair_share is not None
+    need_joint = 'msm' in obj or ('vtm' in obj and not reference_flow
+                                  and not whole_vtm)
     video_passes = int(need_joint) + int('vtc' in obj) + int('vtm' in obj)
     embed = matmul_flops(s.num_tubes if reference_flow else nv, d,
                          s.tube_dims)
     embeds = video_passes if reference_flow else 1
     vtc_tubes = nv if s.vtc_video_tubes is None else s.vtc_video_tubes
     extra_embed = 0
-    if 'vtc' in obj and vtc_tubes != nv:
-        # the clip is embedded again, whole, for the VTC video pass
-        extra_embed = matmul_flops(vtc_tubes, d, s.tube_dims)
+    if not reference_flow and (('vtc' in obj and vtc_tubes != nv)
+                               or whole_vtm):
+        # SimVTP embeds the whole clip once more, shared by the VTC video
+        # pass and the whole-pair VTM pass (the reference flow embeds the
+        # whole clip for every pass anyway)
+        extra_embed = matmul_flops(s.num_tubes, d, s.tube_dims)
 
     parts = OrderedDict((k, 0) for k in PARTS)
     parts['cube_embedding'] = embeds * embed + extra_embed
@@ -157,7 +166,13 @@ def simvtp_step_flops(shapes: StepShapes,
         parts['vtc_text_pass'] = transformer_flops(seq_l, d, s.depth,
                                                    s.mlp_ratio, real_l)
     heads = 0
-    if 'vtm' in obj:
+    if whole_vtm:  # [positives ; negatives] of whole clips and captions
+        share = s.vtm_pair_share
+        parts['vtm_pass'] = 2 * share * transformer_flops(
+            s.num_tubes + seq_l, d, s.depth, s.mlp_ratio,
+            s.num_tubes + real_l)
+        heads += 2 * share * matmul_flops(1, 2, d)
+    elif 'vtm' in obj:
         parts['vtm_pass'] = joint * (2 if reference_flow else 1)
         heads += 2 * matmul_flops(1, 2, d)  # one positive + one negative
     if 'vtc' in obj:
@@ -248,4 +263,14 @@ def shapes_from_model(model, inputs: dict,
         objectives=tuple(model.objectives),
         shared_decoder=model.shared_decoder is not None,
         vtc_video_tubes=(num if getattr(model, 'vtc_video', 'masked')
-                         == 'unmasked' else num_visible))
+                         == 'unmasked' else num_visible),
+        vtm_pair_share=_vtm_pair_share(model, batch))
+
+
+def _vtm_pair_share(model, batch: int) -> Optional[float]:
+    """The share of pairs a whole-pair VTM pass matches, or None."""
+    if 'vtm' not in model.objectives or \
+            getattr(model, 'vtm_input', 'masked') != 'unmasked':
+        return None
+    pairs = getattr(model, 'vtm_pairs', None)
+    return 1.0 if pairs is None else min(pairs, batch) / batch
