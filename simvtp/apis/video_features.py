@@ -179,11 +179,9 @@ class VideoFeatureExtractor:
 
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
         """``(B, C, T, H, W)`` normalised clips -> ``(B, feature_dim)``."""
-        if self.video_pool is None:
-            return encode_video_clips(self.encoder, clips)
+        from ..models.utils import pool_video
         with torch.no_grad():
-            tokens = self.encoder.encode(self.encoder.embed_video(clips))[0]
-            return self.video_pool(tokens, self.encoder.token_grid(clips))
+            return pool_video(self.encoder, clips, self.video_pool)
 
     def params(self) -> dict:
         """The sampling parameters (stored beside extracted features)."""

@@ -176,15 +176,13 @@ class SimVTP(BaseModel):
             return tokens.mean(dim=1)
         return self.video_pool(tokens, self.backbone.token_grid(video))
 
-    def _pool(self, tokens: torch.Tensor, text_valid: Optional[torch.Tensor],
-              num_video: int = 0) -> torch.Tensor:
-        """Mean over ``[video ; text]`` tokens ``(B, S, D)`` -> ``(B, D)``,
-        excluding text padding unless ``pooling='mean_with_padding'``."""
-        if self.pooling == 'mean_with_padding' or text_valid is None:
+    def _pool_text(self, tokens: torch.Tensor,
+                   text_valid: Optional[torch.Tensor]) -> torch.Tensor:
+        """Mean over a text-only pass's tokens ``(B, L, D)`` -> ``(B, D)``,
+        excluding padding unless ``pooling='mean_with_padding'``."""
+        if self.pooling == 'mean_with_padding':
             return masked_mean(tokens)
-        valid = torch.cat([text_valid.new_ones(tokens.shape[0], num_video),
-                           text_valid], dim=1)
-        return masked_mean(tokens, valid)
+        return masked_mean(tokens, text_valid)
 
     @staticmethod
     def _text_keys(inputs: dict, hide_masked_words: bool) -> Optional[
@@ -330,7 +328,7 @@ class SimVTP(BaseModel):
                                       inputs['video'])
         _, text_only = self.backbone.encode(
             None, text, self._text_keys(inputs, False))
-        text_feat = self._pool(text_only, attention_mask)
+        text_feat = self._pool_text(text_only, attention_mask)
         losses = self.vtc_head.loss(video_feat, text_feat,
                                     groups=inputs.get('video_group'))
         sim = None
@@ -411,8 +409,8 @@ class SimVTP(BaseModel):
             _, text_only = self.backbone.encode(
                 None, self.backbone.embed_text(ids),
                 self._text_keys(inputs, False))
-            feats['text_feature'] = self._pool(text_only,
-                                               inputs['attention_mask'])
+            feats['text_feature'] = self._pool_text(
+                text_only, inputs['attention_mask'])
         return feats
 
     @torch.no_grad()

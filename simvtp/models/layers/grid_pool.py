@@ -9,7 +9,7 @@ motion: a contrastively trained encoder then separates clips by colour only
 error a shape or motion confusion). Averaging the token map over a coarse
 ``(t, h, w)`` grid and projecting the concatenated cell means back to the
 width keeps the layout the motion is read from; with it the same 4-epoch
-pre-training reaches R@1 51.56 (README, "Pre-training on the synthetic
+pre-training reaches R@1 54.30 (README, "Pre-training on the synthetic
 default").
 """
 from typing import Sequence, Tuple

@@ -176,16 +176,12 @@ class VideoTextRetriever(BaseModel):
         tubes are embedded and encoded: as pre-training's VTC saw them, at
         a fraction of the cost (FLIP-style token dropping).
         """
-        if self.video_pool is not None:
-            if video_mask is not None:
-                raise ValueError('video_pool pools the token grid of whole '
-                                 'clips: remove TubeMasking from the '
-                                 'training pipeline')
-            encoder = self.video_tower
-            tokens = encoder.encode(encoder.embed_video(video))[0]
-            feat = self.video_pool(tokens, encoder.token_grid(video))
-        elif video_mask is None:
-            feat = pool_video(self.video_tower, video)
+        if self.video_pool is not None and video_mask is not None:
+            raise ValueError('video_pool pools the token grid of whole '
+                             'clips: remove TubeMasking from the training '
+                             'pipeline')
+        if video_mask is None:
+            feat = pool_video(self.video_tower, video, self.video_pool)
         else:
             encoder = self.video_tower
             tokens = encoder.embed_video_visible(video, video_mask,

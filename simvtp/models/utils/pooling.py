@@ -69,20 +69,26 @@ def pool_joint(video_out: torch.Tensor, text_out: torch.Tensor,
     return masked_mean(tokens, valid)
 
 
-def pool_video(encoder, video: torch.Tensor) -> torch.Tensor:
-    """Video-only pass of a ``UnifiedViT`` over all tubes, mean-pooled.
+def pool_video(encoder, video: torch.Tensor,
+               video_pool: Optional[torch.nn.Module] = None) -> torch.Tensor:
+    """Video-only pass of a ``UnifiedViT`` over all tubes, pooled.
 
     Args:
         encoder: a ``UnifiedViT``.
         video: ``(B, C, T, H, W)`` normalised clips.
+        video_pool: None (the mean of the tokens) or a module called as
+            ``video_pool(tokens, encoder.token_grid(video))``, e.g. a
+            ``GridPoolProjection``.
 
     Returns:
-        ``(B, D)``: ``encode(embed_video(video))`` averaged over its
-        ``T' * H' * W'`` tokens (gradients flow; wrap in ``no_grad`` to
-        extract).
+        ``(B, D)`` (``video_pool``'s width): ``encode(embed_video(video))``
+        averaged over its ``T' * H' * W'`` tokens, or pooled by
+        ``video_pool`` (gradients flow; wrap in ``no_grad`` to extract).
     """
     tokens, _ = encoder.encode(encoder.embed_video(video), None, None)
-    return tokens.mean(dim=1)
+    if video_pool is None:
+        return tokens.mean(dim=1)
+    return video_pool(tokens, encoder.token_grid(video))
 
 
 def pool_text(encoder, input_ids: torch.Tensor,

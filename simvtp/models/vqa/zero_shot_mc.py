@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from ..utils.pooling import masked_mean
+from ..utils.pooling import masked_mean, pool_video
 from .multiple_choice import VideoQAMultipleChoice
 
 
@@ -65,12 +65,7 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
     def similarity(self, inputs: dict) -> torch.Tensor:
         """``(sum K_b,)`` cosine / temperature of each (clip, option)."""
         backbone = self.backbone
-        tokens = backbone.encode(backbone.embed_video(inputs['video']))[0]
-        if self.video_pool is None:
-            video = tokens.mean(dim=1)
-        else:
-            video = self.video_pool(tokens,
-                                    backbone.token_grid(inputs['video']))
+        video = pool_video(backbone, inputs['video'], self.video_pool)
         mask = inputs.get('attention_mask')
         _, text = backbone.encode(None, backbone.embed_text(
             inputs['input_ids']), mask)
