@@ -240,3 +240,40 @@ def test_run_blocks_checkpoint_matches():
     torch.testing.assert_close(out_a, out_b)
     for a, b in zip(ga, gb):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('packed', [False, True])
+@pytest.mark.parametrize('with_cp', [False, True])
+def test_query_subset_last_block_equals_full_pass(packed, with_cp):
+    """query_start: the outputs of the tokens query_start: (and the
+    gradients through them) equal the full pass's; in training the
+    stochastic-depth draws are the same (one per sample)."""
+    from simvtp.models.layers.packed import run_blocks_packed
+    torch.manual_seed(3)
+    blocks = torch.nn.ModuleList(
+        [Block(16, 2, drop_path=0.3) for _ in range(3)]).train()
+    x = torch.randn(4, 9, 16, requires_grad=True)
+    key_mask = torch.ones(4, 9, dtype=torch.bool)
+    key_mask[1, 7:] = False
+    key_mask[3, 6:] = False
+    weight = torch.randn(4, 4, 16)  # a random readout of the 4 last tokens
+
+    def run(query_start):
+        torch.manual_seed(7)  # same DropPath draws in both runs
+        if packed:
+            out = run_blocks_packed(blocks, x, key_mask, with_cp,
+                                    query_start=query_start)
+        else:
+            out = run_blocks(blocks, x, key_mask, with_cp, query_start)
+        out = out[:, -4:]
+        loss = (out * weight * key_mask[:, -4:, None]).sum()
+        grads = torch.autograd.grad(loss, [x] + list(blocks.parameters()))
+        return out, grads
+
+    full, full_grads = run(None)
+    part, part_grads = run(5)
+    assert part.shape == (4, 4, 16)
+    real = key_mask[:, -4:]
+    torch.testing.assert_close(part[real], full[real], atol=1e-6, rtol=1e-5)
+    for a, b in zip(part_grads, full_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

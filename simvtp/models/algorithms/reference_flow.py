@@ -82,8 +82,7 @@ class ReferenceFlowSimVTP(SimVTP):
         """VTM over one joint pass of ``[B positives ; B negatives]``."""
         batch = video.shape[0]
         if batch < 2:
-            pooled = self._pool_joint(
-                *self.backbone.encode(video, text, keys), keys)
+            pooled = self._encode_pooled(video, text, keys)
             return self.vtm_head.loss_without_negatives(pooled)
         neg = self.sample_negatives_loop(batch, sim).to(video.device)
         return self._paired_pass_loss(video, text, keys, neg)

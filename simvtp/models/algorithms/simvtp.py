@@ -31,7 +31,7 @@ from mmengine.structures import InstanceData
 
 from ...registry import MODELS
 from ..layers.tokens import gather_visible
-from ..utils.pooling import masked_mean, pool_joint
+from ..utils.pooling import encode_joint, masked_mean, pool_joint
 from .simvtp_checks import (MOVED_OPTIONS, OBJECTIVES, check_config,
                             check_geometry)
 
@@ -344,6 +344,14 @@ class SimVTP(BaseModel):
         ``vtm_pooling`` -> ``(B, D)``."""
         return pool_joint(video_out, text_out, keys, self.vtm_pooling)
 
+    def _encode_pooled(self, video: torch.Tensor, text: torch.Tensor,
+                       keys: Optional[torch.Tensor]) -> torch.Tensor:
+        """A joint pass of embedded ``video`` (B, N, D) and ``text``
+        (B, L, D) pooled by ``vtm_pooling`` -> ``(B, D)``; with ``'text'``
+        the last block computes the caption's outputs only."""
+        return encode_joint(self.backbone, video, text, keys,
+                            self.vtm_pooling)
+
     def _matched_pairs(self, batch, neg, text, keys):
         """``(batch, neg, text, keys)`` cut to the first ``vtm_pairs``
         pairs when the whole-pair pass is subset, else unchanged."""
@@ -367,14 +375,13 @@ class SimVTP(BaseModel):
                             '(e.g. the last, incomplete batch of an epoch '
                             'without drop_last): it contributes a zero loss')
             if positives is None:
-                positives = self._pool_joint(
-                    *self.backbone.encode(video, text, keys), keys)
+                positives = self._encode_pooled(video, text, keys)
             return self.vtm_head.loss_without_negatives(positives)
         neg = self.vtm_head.sample_negatives(
             batch, sim, groups=groups).to(video.device)
         if positives is not None:
-            return self.vtm_head.loss(positives, self._pool_joint(
-                *self.backbone.encode(video[neg], text, keys), keys))
+            return self.vtm_head.loss(
+                positives, self._encode_pooled(video[neg], text, keys))
         return self._paired_pass_loss(video, text, keys, neg)
 
     def _paired_pass_loss(self, video, text, keys, neg):
@@ -384,9 +391,8 @@ class SimVTP(BaseModel):
         batch, neg, text, keys = self._matched_pairs(video.shape[0], neg,
                                                      text, keys)
         twice = None if keys is None else torch.cat([keys, keys])
-        pooled = self._pool_joint(*self.backbone.encode(
-            torch.cat([video[:batch], video[neg]]), torch.cat([text, text]),
-            twice), twice)
+        pooled = self._encode_pooled(torch.cat([video[:batch], video[neg]]),
+                                     torch.cat([text, text]), twice)
         return self.vtm_head.loss(pooled[:batch], pooled[batch:])
 
     # ------------------------------------------------------------ predict

@@ -499,7 +499,8 @@ class UnifiedViT(BaseModule):
                video_tokens: Optional[torch.Tensor] = None,
                text_tokens: Optional[torch.Tensor] = None,
                text_attention_mask: Optional[torch.Tensor] = None,
-               skip_padding: Optional[bool] = None
+               skip_padding: Optional[bool] = None,
+               text_outputs_only: bool = False
                ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Run the shared blocks over ``[video ; text]`` and the final norm.
 
@@ -514,6 +515,12 @@ class UnifiedViT(BaseModule):
                 are the same up to rounding, padded positions' outputs are
                 meaningless. None: the backbone's ``skip_padding``; pass
                 False where padded outputs are read.
+            text_outputs_only (bool): only the text tokens' outputs are
+                wanted (e.g. matching pooled over the caption): the last
+                block computes queries, output projection and MLP for them
+                alone, the video tokens serving as its keys and values;
+                ``video_out`` is then None. Text outputs equal the full
+                pass's up to rounding.
 
         Returns:
             tuple: ``(video_out (B, Nv, D) or None, text_out (B, L, D) or
@@ -543,15 +550,20 @@ class UnifiedViT(BaseModule):
                     f'{tuple(text_tokens.shape[:2])}')
             key_mask = build_key_padding_mask(num_video, text_attention_mask,
                                               batch, parts[0].device)
+        if text_outputs_only and text_tokens is None:
+            raise ValueError('text_outputs_only needs text_tokens')
         x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         if skip_padding is None:
             skip_padding = self.skip_padding
+        start = num_video if text_outputs_only else None
         if skip_padding and key_mask is not None:
             x = run_blocks_packed(self.blocks, x, key_mask, self.with_cp,
-                                  self.norm)
+                                  self.norm, query_start=start)
         else:
-            x = run_blocks(self.blocks, x, key_mask, self.with_cp)
-            x = self.norm(x)
+            x = self.norm(run_blocks(self.blocks, x, key_mask, self.with_cp,
+                                     query_start=start))
+        if text_outputs_only:
+            return None, x
         video_out = x[:, :num_video] if video_tokens is not None else None
         text_out = x[:, num_video:] if text_tokens is not None else None
         return video_out, text_out

@@ -23,6 +23,10 @@ The attention implementation (timm's ``fused_attn``, three-valued here):
   agree up to rounding whenever no sample has every key masked (which
   :func:`build_key_padding_mask` never produces).
 
+Where only the text tokens' outputs of a joint pass are read (matching
+pooled over the caption), the last block computes queries, output
+projection and MLP for those tokens only (``query_start``).
+
 Computing only the real tokens of a padded batch is
 :mod:`~simvtp.models.layers.packed`'s job; it reuses the pieces of these
 classes (:meth:`Attention.project`, :meth:`Attention.attend`,
@@ -98,9 +102,35 @@ class Attention(nn.Module):
         """``(B, S, 3D)`` projected q/k/v -> ``(B, S, D)`` attention output
         (before the output projection); ``key_padding_mask`` ``(B, S)``
         bool, True = may be attended to."""
-        batch, seq, dim = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
-        qkv = qkv.reshape(batch, seq, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, h, S, hd) each
+        dim = qkv.shape[2] // 3
+        return self.attend_queries(qkv[..., :dim], qkv[..., dim:],
+                                   key_padding_mask)
+
+    def project_queries(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., D)`` -> ``(..., D)`` queries (with ``q_bias``): the first
+        third of :meth:`project`, for tokens whose output is needed."""
+        dim = x.shape[-1]
+        return F.linear(x, self.qkv.weight[:dim], self.q_bias)
+
+    def project_keys_values(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., D)`` -> ``(..., 2D)`` keys and values (bias
+        ``cat(0, v_bias)``): the last two thirds of :meth:`project`."""
+        dim = x.shape[-1]
+        bias = None if self.v_bias is None else torch.cat(
+            (torch.zeros_like(self.v_bias), self.v_bias))
+        return F.linear(x, self.qkv.weight[dim:], bias)
+
+    def attend_queries(self, q: torch.Tensor, kv: torch.Tensor,
+                       key_padding_mask: Optional[torch.Tensor]
+                       ) -> torch.Tensor:
+        """``(B, Sq, D)`` queries over ``(B, S, 2D)`` keys/values ->
+        ``(B, Sq, D)`` (before the output projection); the mask is over the
+        ``S`` keys."""
+        batch, num_q, dim = q.shape
+        q = q.reshape(batch, num_q, self.num_heads,
+                      self.head_dim).transpose(1, 2)  # (B, h, Sq, hd)
+        k, v = kv.reshape(batch, kv.shape[1], 2, self.num_heads,
+                          self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         dropout_p = self.attn_drop if self.training else 0.0
         impl = self.attn_impl
         if impl == 'auto':
@@ -119,7 +149,7 @@ class Attention(nn.Module):
             probs = F.dropout(scores.softmax(dim=-1), p=dropout_p,
                               training=self.training)
             out = probs @ v
-        return out.transpose(1, 2).reshape(batch, seq, dim)
+        return out.transpose(1, 2).reshape(batch, num_q, dim)
 
     def output(self, x: torch.Tensor) -> torch.Tensor:
         """The output projection (+ dropout), ``(..., D)`` -> ``(..., D)``."""
@@ -176,6 +206,21 @@ class Block(nn.Module):
                 ) -> torch.Tensor:
         """``(B, S, D)`` (+ optional ``(B, S)`` bool mask) -> ``(B, S, D)``."""
         x = x + self.drop_path(self.attn(self.norm1(x), key_padding_mask))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward_queries(self, x: torch.Tensor, start: int,
+                        key_padding_mask: Optional[torch.Tensor] = None
+                        ) -> torch.Tensor:
+        """:meth:`forward`'s outputs of the tokens ``start:`` only:
+        ``(B, S, D)`` -> ``(B, S - start, D)``. The other tokens serve as
+        keys and values; their queries, output projection and MLP are not
+        computed (a last block whose other outputs nobody reads)."""
+        h = self.norm1(x)
+        out = self.attn.attend_queries(
+            self.attn.project_queries(h[:, start:]),
+            self.attn.project_keys_values(h), key_padding_mask)
+        # DropPath draws one value per sample: the same draws as forward
+        x = x[:, start:] + self.drop_path(self.attn.output(out))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -246,7 +291,8 @@ def build_key_padding_mask(num_prefix: int,
 def run_blocks(blocks: Sequence[nn.Module],
                x: torch.Tensor,
                key_padding_mask: Optional[torch.Tensor] = None,
-               with_cp: bool = False) -> torch.Tensor:
+               with_cp: bool = False,
+               query_start: Optional[int] = None) -> torch.Tensor:
     """Apply ``blocks`` in order, optionally with gradient checkpointing.
 
     Checkpointing (``torch.utils.checkpoint``, ``use_reentrant=False``) is
@@ -258,15 +304,24 @@ def run_blocks(blocks: Sequence[nn.Module],
         x (torch.Tensor): ``(B, S, D)``.
         key_padding_mask (torch.Tensor, optional): ``(B, S)`` bool.
         with_cp (bool): Checkpoint each block.
+        query_start (int, optional): return only the tokens
+            ``query_start:``, the last block computing only their outputs
+            (:meth:`Block.forward_queries`).
 
     Returns:
-        torch.Tensor: ``(B, S, D)``.
+        torch.Tensor: ``(B, S, D)``, or ``(B, S - query_start, D)``.
     """
-    for blk in blocks:
-        if with_cp and blk.training and torch.is_grad_enabled():
-            x = checkpoint(blk, x, key_padding_mask, use_reentrant=False)
+    last = len(blocks) - 1
+    for i, blk in enumerate(blocks):
+        cp = with_cp and blk.training and torch.is_grad_enabled()
+        if query_start is not None and i == last:
+            args = (x, query_start, key_padding_mask)
+            fn = blk.forward_queries
         else:
-            x = blk(x, key_padding_mask)
+            args, fn = (x, key_padding_mask), blk
+        x = checkpoint(fn, *args, use_reentrant=False) if cp else fn(*args)
+    if query_start is not None and last < 0:
+        x = x[:, query_start:]
     return x
 
 

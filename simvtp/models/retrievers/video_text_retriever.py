@@ -33,7 +33,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
 from ...registry import MODELS
-from ..utils.pooling import pool_joint, pool_text, pool_video
+from ..utils.pooling import encode_joint, pool_text, pool_video
 
 POOLINGS = ('mean', 'mean_with_padding')
 VIEW_REDUCTIONS = ('mean', 'unit_mean')
@@ -327,10 +327,7 @@ class VideoTextRetriever(BaseModel):
         video_tokens = video_tokens.to(param.device, param.dtype)
         input_ids = input_ids.to(param.device)
         attention_mask = attention_mask.to(param.device)
-        video_out, text_out = encoder.encode(
-            video_tokens, encoder.embed_text(input_ids), attention_mask,
-            skip_padding=False if self.vtm_pooling == 'mean_with_padding'
-            else None)
-        logits = self.vtm_head(pool_joint(video_out, text_out, attention_mask,
-                                          self.vtm_pooling)).float()
+        logits = self.vtm_head(encode_joint(
+            encoder, video_tokens, encoder.embed_text(input_ids),
+            attention_mask, self.vtm_pooling)).float()
         return F.log_softmax(logits, dim=-1)[:, 1]

@@ -69,6 +69,25 @@ def pool_joint(video_out: torch.Tensor, text_out: torch.Tensor,
     return masked_mean(tokens, valid)
 
 
+def encode_joint(encoder, video_tokens: torch.Tensor,
+                 text_tokens: torch.Tensor, text_valid: Optional[torch.Tensor],
+                 pooling: str = 'mean') -> torch.Tensor:
+    """A joint ``[video ; text]`` pass of a ``UnifiedViT``, pooled by
+    :func:`pool_joint`: ``(B, N, D)`` embedded video and ``(B, L, D)``
+    embedded text (``text_valid`` ``(B, L)``: its key mask) -> ``(B, D)``.
+
+    ``'text'`` pooling reads only the caption's outputs, so the encoder's
+    last block computes them alone (``text_outputs_only``);
+    ``'mean_with_padding'`` reads the padded positions, so they are
+    computed (no ``skip_padding``).
+    """
+    video_out, text_out = encoder.encode(
+        video_tokens, text_tokens, text_valid,
+        skip_padding=False if pooling == 'mean_with_padding' else None,
+        text_outputs_only=pooling == 'text')
+    return pool_joint(video_out, text_out, text_valid, pooling)
+
+
 def pool_video(encoder, video: torch.Tensor,
                video_pool: Optional[torch.nn.Module] = None) -> torch.Tensor:
     """Video-only pass of a ``UnifiedViT`` over all tubes, pooled.

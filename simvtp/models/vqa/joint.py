@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import torch
 
 from ..utils.pooling import JOINT_POOLINGS as POOLINGS
-from ..utils.pooling import pool_joint
+from ..utils.pooling import encode_joint
 
 
 def pooled_dims(pooling: str, embed_dims: int) -> int:
@@ -65,6 +65,5 @@ def joint_features(backbone, video_tokens: torch.Tensor,
         repeats = torch.as_tensor(list(counts), device=video_tokens.device)
         video_tokens = video_tokens.repeat_interleave(
             repeats, dim=0, output_size=int(sum(counts)))
-    text = backbone.embed_text(text_ids)
-    video_out, text_out = backbone.encode(video_tokens, text, text_mask)
-    return pool_joint(video_out, text_out, text_mask, pooling)
+    return encode_joint(backbone, video_tokens, backbone.embed_text(text_ids),
+                        text_mask, pooling)

@@ -257,6 +257,24 @@ def test_encode_modes_and_errors():
         model.encode(v, t, torch.ones(2, 5))[1], to)
 
 
+@pytest.mark.parametrize('skip_padding', [False, True])
+def test_text_outputs_only_equal_the_full_pass(skip_padding):
+    """text_outputs_only: no video outputs, the caption's real tokens as the
+    full joint pass gives them (the last block computes them alone)."""
+    model = _tiny(skip_padding=skip_padding).eval()
+    ids, mask, _ = _padded_batch()
+    v_tok = model.embed_video(torch.randn(2, 3, 4, 32, 32))
+    t_tok = model.embed_text(ids)
+    with torch.no_grad():
+        _, full = model.encode(v_tok, t_tok, mask)
+        none, text = model.encode(v_tok, t_tok, mask, text_outputs_only=True)
+    assert none is None and text.shape == full.shape
+    real = mask.bool()
+    torch.testing.assert_close(text[real], full[real], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match='needs text_tokens'):
+        model.encode(v_tok, None, text_outputs_only=True)
+
+
 def test_forward_with_video_mask_keeps_visible_tokens():
     model = _tiny().eval()
     video = torch.randn(2, 3, 4, 32, 32)
