@@ -103,11 +103,27 @@ def test_zero_training_scores():
     text = F.normalize(masked_mean(bb.encode(None, bb.embed_text(
         inputs['input_ids']), mask)[1], mask), dim=-1).view(2, K, -1)
     sim = torch.einsum('bd,bkd->bk', video, text) / 0.05
+    torch.testing.assert_close(scores['sim'], sim.softmax(-1))
     torch.testing.assert_close(scores['vtm_sim'],
                                0.7 * vtm + 0.3 * sim.softmax(-1))
     samples = model.predict(inputs, _samples([0, 1]))
     assert samples[0].pred_label == int(scores['vtm_sim'][0].argmax())
-    assert set(samples[0].option_scores) == {'vtm', 'vtm_sim'}
+    assert set(samples[0].option_scores) == {'sim', 'vtm', 'vtm_sim'}
+
+
+def test_similarity_only_mc_never_runs_the_vtm_head(monkeypatch):
+    """vtm_weight=0: the prediction is the argmax of the similarity score
+    and no joint [video ; option] pass is made."""
+    model = _mc_model('MatchingSimilarityMultipleChoice',
+                      vtc_head=dict(type='VTCHead', embed_dims=32,
+                                    temperature=0.05), vtm_weight=0.0)
+    monkeypatch.setattr(model, 'pair_logits', lambda *a: 1 / 0)
+    inputs = _mc_inputs()
+    scores = model.named_scores(inputs)
+    assert set(scores) == {'sim'}
+    samples = model.predict(inputs, _samples([0, 1]))
+    assert [s.pred_label for s in samples] == \
+        scores['sim'].argmax(1).tolist()
 
 
 def test_open_ended_classifier(tmp_path):
@@ -211,7 +227,8 @@ def test_ensemble_mc_trains_on_its_normalised_score(vtm_weight):
     inputs, labels = _mc_inputs(), [2, 0]
     losses = model(inputs, _samples(labels), mode='loss')
     with torch.no_grad():
-        mixed = model.named_scores(inputs)['vtm_sim']
+        mixed = model.named_scores(inputs)[
+            'vtm_sim' if vtm_weight else 'sim']
     manual = -torch.stack([torch.log(mixed[b, y] / mixed[b].sum())
                            for b, y in enumerate(labels)]).mean()
     torch.testing.assert_close(losses['loss'], manual, rtol=1e-4, atol=1e-5)
@@ -219,3 +236,72 @@ def test_ensemble_mc_trains_on_its_normalised_score(vtm_weight):
     grad = model.vtm_head.fc.weight.grad
     assert (grad is None) == (vtm_weight == 0.0)
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('vtm_weight', [0.0, 0.7])
+def test_in_batch_negatives_loss(vtm_weight):
+    """loss_sim: clip-to-text over every option of the batch (its own
+    distractors and the other clips' options) and true-caption-to-clip over
+    the clips, averaged; an option whose text equals a clip's true caption
+    is no negative of that clip. loss_vtm: CE of the VTM logits over the
+    clip's own options."""
+    model = _mc_model('MatchingSimilarityMultipleChoice',
+                      vtc_head=dict(type='VTCHead', embed_dims=32,
+                                    temperature=0.05),
+                      vtm_weight=vtm_weight, in_batch_negatives=True)
+    inputs, labels = _mc_inputs(batch=3), [2, 0, 1]
+    ids, mask = inputs['input_ids'], inputs['attention_mask']
+    ids[4] = ids[2]  # clip 1's second option repeats clip 0's truth
+    mask[4] = mask[2]
+    losses = model(inputs, _samples(labels), mode='loss')
+    bb = model.backbone
+    with torch.no_grad():
+        video = F.normalize(bb.encode(bb.embed_video(
+            inputs['video']))[0].mean(1), dim=-1)
+        text = F.normalize(masked_mean(bb.encode(None, bb.embed_text(ids),
+                                                 mask)[1], mask), dim=-1)
+    truth = [0 * K + 2, 1 * K + 0, 2 * K + 1]
+    v2t = video @ text.t() / 0.05
+    v2t[0, 4] = float('-inf')
+    t2v = text[truth] @ video.t() / 0.05
+    manual = 0.5 * (F.cross_entropy(v2t, torch.tensor(truth)) +
+                    F.cross_entropy(t2v, torch.arange(3)))
+    torch.testing.assert_close(losses['loss_sim'], manual, rtol=1e-4,
+                               atol=1e-5)
+    assert ('loss_vtm' in losses) == (vtm_weight > 0)
+    if vtm_weight > 0:
+        with torch.no_grad():
+            vtm = model.option_scores(inputs)
+        torch.testing.assert_close(
+            losses['loss_vtm'], F.cross_entropy(vtm, torch.tensor(labels)),
+            rtol=1e-4, atol=1e-5)
+
+
+def test_open_ended_classifier_with_a_video_feature(tmp_path):
+    """video_pool: the head reads [question-token mean ; grid-pooled joint
+    video outputs]; masked clips are refused."""
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps([
+        dict(video='a.mp4', question='q', answer=a, question_id=i)
+        for i, a in enumerate(['red', 'blue', 'two'])]))
+    init_default_scope('simvtp')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='VideoQAClassifier', backbone=_backbone(), pooling='text',
+        video_pool=dict(type='GridPoolProjection', grid=(2, 2, 2),
+                        out_dims=16),
+        answer_vocab=dict(ann_file=str(ann), top_k=3))).eval()
+    assert model.head.fc1.in_features == 32 + 16
+    inputs = _mc_inputs(batch=2, k=1)
+    bb = model.backbone
+    with torch.no_grad():
+        v_out, t_out = bb.encode(bb.embed_video(inputs['video']),
+                                 bb.embed_text(inputs['input_ids']),
+                                 inputs['attention_mask'])
+        feat = torch.cat([masked_mean(t_out, inputs['attention_mask']),
+                          model.video_pool.proj(v_out.flatten(1))], dim=1)
+        torch.testing.assert_close(model(inputs, mode='tensor'),
+                                   model.head(feat))
+    inputs['video_mask'] = torch.zeros(2, 8, dtype=torch.bool)
+    with pytest.raises(ValueError, match='whole clips'):
+        model(inputs, mode='tensor')

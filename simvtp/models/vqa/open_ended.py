@@ -5,6 +5,7 @@ import torch
 
 from ...datasets.vqa.answer_vocab import AnswerVocabulary
 from ...registry import MODELS
+from ..utils.pooling import pool_joint
 from .base import BaseVideoQA
 from .joint import embed_clip, joint_features, pooled_dims
 
@@ -25,6 +26,13 @@ class VideoQAClassifier(BaseVideoQA):
             are filled in when absent.
         pooling: ``'mean'`` (pre-training's, padding excluded), ``'text'``
             or ``'video_text'`` (:func:`~.joint.joint_features`).
+        video_pool: None, or a pooling module config for the joint pass's
+            video outputs (e.g. the pre-training's ``GridPoolProjection``;
+            load it with ``'video_pool.': 'video_pool.'`` in the
+            ``prefix_map``), concatenated to the pooled feature: the
+            classifier then also sees where things are and how they move,
+            which a mean over the question's tokens may not carry. Needs
+            whole clips (no tube masking).
         data_preprocessor: defaults to ``VideoTextDataPreprocessor``.
     """
 
@@ -33,13 +41,19 @@ class VideoQAClassifier(BaseVideoQA):
                  answer_vocab: dict,
                  head: dict = dict(type='QAClassifierHead'),
                  pooling: str = 'mean',
+                 video_pool: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone, pooling, data_preprocessor, init_cfg)
         self.vocab = AnswerVocabulary.from_train_file(**answer_vocab)
+        width = self.backbone.embed_dims
+        self.video_pool = None if video_pool is None else MODELS.build(
+            dict(dict(in_dims=width), **video_pool))
+        in_channels = pooled_dims(self.pooling, width)
+        if self.video_pool is not None:
+            in_channels += self.video_pool.out_dims
         head = dict(head)
-        head.setdefault('in_channels',
-                        pooled_dims(self.pooling, self.backbone.embed_dims))
+        head.setdefault('in_channels', in_channels)
         head.setdefault('num_classes', len(self.vocab))
         if head['num_classes'] != len(self.vocab):
             raise ValueError(f"head.num_classes={head['num_classes']} but "
@@ -49,11 +63,22 @@ class VideoQAClassifier(BaseVideoQA):
 
     def answer_logits(self, inputs: dict) -> torch.Tensor:
         """``(B, A)`` answer logits."""
-        video = embed_clip(self.backbone, inputs)
-        pooled = joint_features(self.backbone, video, inputs['input_ids'],
-                                inputs.get('attention_mask'),
-                                pooling=self.pooling)
-        return self.head(pooled)
+        backbone = self.backbone
+        video = embed_clip(backbone, inputs)
+        mask = inputs.get('attention_mask')
+        if self.video_pool is None:
+            return self.head(joint_features(backbone, video,
+                                            inputs['input_ids'], mask,
+                                            pooling=self.pooling))
+        if 'video_mask' in inputs:
+            raise ValueError('video_pool needs whole clips: remove '
+                             'TubeMasking from the pipeline')
+        video_out, text_out = backbone.encode(
+            video, backbone.embed_text(inputs['input_ids']), mask)
+        grid = backbone.token_grid(inputs['video'])
+        return self.head(torch.cat([
+            pool_joint(video_out, text_out, mask, self.pooling),
+            self.video_pool(video_out, grid)], dim=1))
 
     def scores(self, inputs: dict) -> torch.Tensor:
         """``mode='tensor'``: :meth:`answer_logits`."""
