@@ -71,7 +71,8 @@ def test_embedding_and_decoder_match_flop_counter():
 @pytest.mark.parametrize('vtc_video,vtm', [
     ('masked', {}), ('unmasked', {}),
     ('unmasked', dict(vtm_input='unmasked', vtm_pooling='text')),
-    ('masked', dict(vtm_input='unmasked', vtm_pairs=2))])
+    ('masked', dict(vtm_input='unmasked', vtm_pairs=2)),
+    ('masked', dict(vtm_pooling='text'))])
 @pytest.mark.parametrize('reference_flow', [False, True])
 def test_whole_step_forward_matches_flop_counter(reference_flow, vtc_video,
                                                  vtm):

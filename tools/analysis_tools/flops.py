@@ -62,6 +62,27 @@ def transformer_flops(seq: int, dims: int, depth: int,
     return depth * (tokens * per_token + attention_flops(seq, dims))
 
 
+def query_subset_flops(seq: int, dims: int, depth: int, queries: float,
+                       mlp_ratio: float = 4.0,
+                       tokens: Optional[float] = None) -> float:
+    """:func:`transformer_flops` when only ``queries`` of the tokens'
+    outputs are read: the last block projects keys and values of all
+    ``tokens`` but queries, output projection and MLP of the ``queries``
+    only, each attending to the ``seq`` positions
+    (``UnifiedViT.encode(text_outputs_only=True)``)."""
+    if depth <= 0 or seq <= 0:
+        return 0
+    tokens = seq if tokens is None else tokens
+    hidden = int(dims * mlp_ratio)
+    per_query = (matmul_flops(1, dims, dims)            # q
+                 + matmul_flops(1, dims, dims)          # proj
+                 + matmul_flops(1, hidden, dims)        # fc1
+                 + matmul_flops(1, dims, hidden))       # fc2
+    last = (tokens * matmul_flops(1, 2 * dims, dims)    # k, v
+            + queries * per_query + 4 * queries * seq * dims)
+    return transformer_flops(seq, dims, depth - 1, mlp_ratio, tokens) + last
+
+
 @dataclass
 class StepShapes:
     """What a step's FLOPs depend on (per clip unless said otherwise).
@@ -85,6 +106,9 @@ class StepShapes:
         vtm_pair_share: with ``vtm_input='unmasked'``, the share of the
             batch's pairs matched on the whole clip and caption
             (``min(vtm_pairs, B) / B``); None = VTM on the masked pair.
+        vtm_text_only: the VTM passes read only the caption's outputs
+            (``vtm_pooling='text'``), so SimVTP's last block computes those
+            alone (the reference flow computes every output).
         objectives: subset of ``('msm', 'vtc', 'vtm')``.
         shared_decoder: the shared two-head decoder instead of two decoders.
     """
@@ -109,6 +133,7 @@ class StepShapes:
     shared_decoder: bool = False
     vtc_video_tubes: Optional[int] = None
     vtm_pair_share: Optional[float] = None
+    vtm_text_only: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -166,14 +191,25 @@ def simvtp_step_flops(shapes: StepShapes,
         parts['vtc_text_pass'] = transformer_flops(seq_l, d, s.depth,
                                                    s.mlp_ratio, real_l)
     heads = 0
+    text_only = s.vtm_text_only and not reference_flow
+
+    def vtm_joint(tubes):  # one VTM joint pass over `tubes` + the caption
+        if text_only:
+            return query_subset_flops(tubes + seq_l, d, s.depth, real_l,
+                                      s.mlp_ratio, tubes + real_l)
+        return transformer_flops(tubes + seq_l, d, s.depth, s.mlp_ratio,
+                                 tubes + real_l)
+
     if whole_vtm:  # [positives ; negatives] of whole clips and captions
         share = s.vtm_pair_share
-        parts['vtm_pass'] = 2 * share * transformer_flops(
-            s.num_tubes + seq_l, d, s.depth, s.mlp_ratio,
-            s.num_tubes + real_l)
+        parts['vtm_pass'] = 2 * share * vtm_joint(s.num_tubes)
         heads += 2 * share * matmul_flops(1, 2, d)
     elif 'vtm' in obj:
-        parts['vtm_pass'] = joint * (2 if reference_flow else 1)
+        # the negatives (SimVTP pools the positives from the MSM pass; the
+        # reference flow encodes them again with the negatives)
+        parts['vtm_pass'] = joint if reference_flow else vtm_joint(nv)
+        if reference_flow:
+            parts['vtm_pass'] *= 2
         heads += 2 * matmul_flops(1, 2, d)  # one positive + one negative
     if 'vtc' in obj:
         width = s.vtc_proj_dims or d
@@ -264,7 +300,8 @@ def shapes_from_model(model, inputs: dict,
         shared_decoder=model.shared_decoder is not None,
         vtc_video_tubes=(num if getattr(model, 'vtc_video', 'masked')
                          == 'unmasked' else num_visible),
-        vtm_pair_share=_vtm_pair_share(model, batch))
+        vtm_pair_share=_vtm_pair_share(model, batch),
+        vtm_text_only=getattr(model, 'vtm_pooling', None) == 'text')
 
 
 def _vtm_pair_share(model, batch: int) -> Optional[float]:

@@ -6,8 +6,9 @@
 pass that reads video (joint, VTC video-only, VTM), the visible tubes
 gathered from it each time; VTM encodes the ``B`` positive pairs again
 together with the ``B`` negatives (``2B`` sequences); each text's negative
-clip is drawn in a Python loop (random: rejection sampling of ``j != i``).
-With the same weights and the same negatives it gives SimVTP's losses and
+clip is drawn in a Python loop (random: rejection sampling of ``j != i``);
+every joint pass computes all its outputs, also where only the caption's
+are pooled. With the same weights and the same negatives it gives SimVTP's losses and
 gradients up to rounding (tested), at about 1.5x the cost.
 
 Two uses:
@@ -35,6 +36,14 @@ from .simvtp import SimVTP
 class ReferenceFlowSimVTP(SimVTP):
     """SimVTP computed with the reference's flow (see the module docstring).
     """
+
+    def _encode_pooled(self, video: torch.Tensor, text: torch.Tensor,
+                       keys: Optional[torch.Tensor]) -> torch.Tensor:
+        """The joint pass with every output computed, then pooled (padded
+        positions too where the pooling reads them)."""
+        pad = self.vtm_pooling == 'mean_with_padding'
+        return self._pool_joint(*self.backbone.encode(
+            video, text, keys, skip_padding=False if pad else None), keys)
 
     def _visible_tokens(self, inputs: dict) -> torch.Tensor:
         """A fresh cube embedding of the whole clip, visible tubes kept:

@@ -90,9 +90,10 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
             inputs['input_ids']), mask)
         return self.vtc_head(video, masked_mean(text, mask))
 
-    def _scale(self) -> torch.Tensor:
+    def _scale(self):
+        """``1 / temperature``: the head's (a tensor) or the fixed one."""
         return self.vtc_head.scale() if self.temperature is None else \
-            torch.tensor(1.0 / self.temperature)
+            1.0 / self.temperature
 
     def similarity(self, inputs: dict) -> torch.Tensor:
         """``(sum K_b,)`` cosine / temperature of each (clip, option)."""
@@ -135,8 +136,9 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
         return dict(sim=sim, vtm=vtm, vtm_sim=mixed)
 
     def loss(self, inputs: dict, data_samples: List) -> Dict[str, torch.Tensor]:
-        """Cross entropy of ``vtm_sim / sum_k vtm_sim_k`` at the true
-        option; ``acc`` (its argmax) is logged."""
+        """With ``in_batch_negatives``: ``loss_sim`` (and ``loss_vtm``), see
+        the class. Otherwise the cross entropy of ``vtm_sim / sum_k
+        vtm_sim_k`` at the true option; ``acc`` (its argmax) is logged."""
         counts = self._counts(inputs)
         labels = self.gt_labels(data_samples, inputs['video'].device)
         if self.in_batch_negatives:
