@@ -106,11 +106,14 @@ def run_blocks_packed(blocks: Sequence[nn.Module],
         attend but are never attended to). Finding the real tokens reads
         their count on the host.
     """
+    num_blocks = len(blocks)
+    if query_start is not None and not num_blocks:  # no block to cut
+        return run_blocks_packed(blocks, x, key_padding_mask, with_cp,
+                                 norm)[:, query_start:]
     batch, seq, dim = x.shape
     index = key_padding_mask.reshape(-1).nonzero().squeeze(1)
     y = x.reshape(batch * seq, dim).index_select(0, index)
-    num_blocks = len(blocks)
-    if query_start is not None and num_blocks:
+    if query_start is not None:
         position = index % seq
         rows = (position >= query_start).nonzero().squeeze(1)
         num_q = seq - query_start
@@ -126,9 +129,6 @@ def run_blocks_packed(blocks: Sequence[nn.Module],
             fn, args = _block, (blk, y, index, batch, seq, key_padding_mask)
         y = checkpoint(fn, *args, use_reentrant=False) if cp else fn(*args)
     if query_start is not None:
-        if not num_blocks:  # nothing ran: cut the queries' rows here
-            return run_blocks_packed(blocks, x, key_padding_mask, with_cp,
-                                     norm)[:, query_start:]
         batch_seq, index = batch * num_q, q_index
     else:
         batch_seq = batch * seq

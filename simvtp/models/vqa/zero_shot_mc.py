@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ...registry import MODELS
-from ..utils.pooling import masked_mean, pool_video
+from ..utils.pooling import pool_text, pool_video
 from .multiple_choice import VideoQAMultipleChoice
 
 
@@ -83,12 +83,10 @@ class MatchingSimilarityMultipleChoice(VideoQAMultipleChoice):
     def embeddings(self, inputs: dict) -> Tuple[torch.Tensor, torch.Tensor]:
         """Normalised ``(B, E)`` clip and ``(sum K_b, E)`` option
         embeddings (video-only and text-only passes)."""
-        backbone = self.backbone
-        video = pool_video(backbone, inputs['video'], self.video_pool)
-        mask = inputs.get('attention_mask')
-        _, text = backbone.encode(None, backbone.embed_text(
-            inputs['input_ids']), mask)
-        return self.vtc_head(video, masked_mean(text, mask))
+        video = pool_video(self.backbone, inputs['video'], self.video_pool)
+        text = pool_text(self.backbone, inputs['input_ids'],
+                         inputs.get('attention_mask'))
+        return self.vtc_head(video, text)
 
     def _scale(self):
         """``1 / temperature``: the head's (a tensor) or the fixed one."""
