@@ -26,17 +26,23 @@ from mmengine.registry import Registry
 SCOPE = 'simvtp'
 
 
-def _child(name, parent, location):
+def _child(name, parent, location, *lazy):
     # mmengine imports only the current registry's locations on a lookup,
     # not its parent's: without mmaction2's own locations here, a bare
     # mmaction2 name (``Recognizer3D``, ``TimeSformerHead``) is not found
     # from the simvtp scope unless something imported mmaction.models.
+    # ``lazy``: simvtp modules that ``import simvtp`` does not import
+    # (they import mmaction.models, which is slow), registered at the
+    # registry's first lookup instead.
     return Registry(name, parent=parent, scope=SCOPE,
-                    locations=[f'simvtp.{location}'] +
+                    locations=[f'simvtp.{loc}' for loc in (location, ) +
+                               lazy] +
                     list(getattr(parent, '_locations', [])))
 
 
-MODELS = _child('model', MMACTION_MODELS, 'models')
+# TextPromptClsHead subclasses mmaction2's BaseHead
+MODELS = _child('model', MMACTION_MODELS, 'models',
+                'models.heads.text_prompt_cls_head')
 MODEL_WRAPPERS = _child('model_wrapper', MMACTION_MODEL_WRAPPERS, 'models')
 DATASETS = _child('dataset', MMACTION_DATASETS, 'datasets')
 DATA_SAMPLERS = _child('data sampler', MMACTION_DATA_SAMPLERS, 'datasets')

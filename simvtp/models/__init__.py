@@ -1,2 +1,3 @@
 from . import (algorithms, backbones, data_preprocessors, decoders,  # noqa: F401
-               grounding, heads, layers, retrievers, utils, vqa)
+               grounding, heads, layers, necks, retrievers, utils,
+               vqa)

@@ -45,51 +45,140 @@ def test_action_dataset_is_balanced_and_labelled_by_motion(tmp_path):
         generate_action_dataset(str(root), motions=['moves sideways', 'grows'])
 
 
-def test_synthetic_motion_from_pretraining_end_to_end(tmp_path,
-                                                      simvtp_scope):
-    """configs/recognition/synthetic_motion.py at toy scale: the encoder is
-    initialised from a SimVTP pre-training checkpoint (with a report), then
-    trained and tested by mmengine's Runner with mmaction2's AccMetric."""
-    from mmengine.runner import Runner
-    base = Config.fromfile(f'{RECOGNITION}/synthetic_motion.py')
-    assert base.model.cls_head.num_classes == len(MOTIONS)
-    bb = base.model.backbone
-    # a toy pre-training run's checkpoint, same geometry, 1 block
-    pre_cfg = tiny_simvtp_cfg(dims=32, layers=1, heads=2, frames=bb.num_frames,
-                              size=bb.img_size, patch=bb.patch_size)
+# the toy pre-training's config (stored in its checkpoint, as mmengine's
+# CheckpointHook does): the synthetic pre-training with a tiny model and
+# the tests' tokenizer; the text side is all the text-initialised head reads
+TOY_PRETRAIN_CONFIG = """
+_base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
+synthetic_data = None
+tokenizer = '{tok}'
+model = {model!r}
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=8, frame_interval=4, num_clips=1,
+         test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(64, 64), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='TokenizeText', tokenizer=tokenizer, max_length=16),
+    dict(type='PackVideoTextInputs'),
+]
+test_dataloader = dict(dataset=dict(dataset=dict(pipeline=test_pipeline)))
+"""
+
+
+def _toy_pretraining(tmp_path, tokenizer, bb):
+    """A toy pre-training run's checkpoint (same geometry as the
+    recognition config, 1 block, the grid-pooled VTC feature) with its
+    config in meta['cfg']; returns ``(model, path)``."""
+    pre_cfg = tiny_simvtp_cfg(
+        dims=32, layers=1, heads=2, frames=bb.num_frames, size=bb.img_size,
+        patch=bb.patch_size, vtc_video='unmasked',
+        video_pool=dict(type='GridPoolProjection',
+                        grid=(bb.num_frames // bb.tubelet_size, 2, 2)))
+    config = tmp_path / 'toy_pretrain.py'
+    config.write_text(TOY_PRETRAIN_CONFIG.format(repo=REPO, tok=tokenizer,
+                                                 model=pre_cfg))
     torch.manual_seed(1)
     pretrain = MODELS.build(pre_cfg)
     pretrain.init_weights()
     ckpt = tmp_path / 'epoch_1.pth'
-    torch.save(dict(meta=dict(epoch=1), state_dict=pretrain.state_dict()),
-               ckpt)
+    torch.save(dict(meta=dict(epoch=1, cfg=Config.fromfile(
+        str(config)).pretty_text), state_dict=pretrain.state_dict()), ckpt)
+    return pretrain, str(ckpt)
 
+
+def _toy_data(cfg, tmp_path):
     data = tmp_path / 'action'
-    cfg = base.copy()
     cfg.synthetic_action_data = dict(root=str(data), num_train=8, num_val=0,
                                      num_test=8, num_frames=32, fps=10,
                                      size=64, seed=0, workers=1,
                                      progress=False)
-    cfg.model.backbone.arch = pre_cfg['backbone']['arch']
-    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
-    cells = bb.num_frames // bb.tubelet_size * bb.pool_grid[1] * \
-        bb.pool_grid[2]
-    assert base.model.cls_head.in_channels == 128 * cells
-    cfg.model.cls_head.in_channels = 32 * cells
     for key in ('train_dataloader', 'test_dataloader'):
         loader = cfg[key]
         split = 'train' if key.startswith('train') else 'test'
         loader.update(batch_size=4, num_workers=0, persistent_workers=False)
         loader.dataset.ann_file = f'{data}/annotations/{split}_list.txt'
         loader.dataset.data_prefix = dict(video=f'{data}/videos')
+        loader.dataset.pop('indices', None)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+    cfg.train_cfg.update(max_iters=2, val_interval=3)
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.param_scheduler = None
     cfg.work_dir = str(tmp_path / 'work')
-
     from simvtp.utils.setup import prepare_runtime
     prepare_runtime(cfg)  # generates the toy dataset
     assert (data / 'meta.json').is_file()
+    return data
 
+
+def _train_and_test(cfg, tmp_path):
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = runner.test()
+    assert 0.0 <= metrics['acc/top1'] <= 1.0
+    assert (tmp_path / 'work' / 'iter_2.pth').is_file()
+
+
+def test_synthetic_motion_starts_as_the_zero_shot_classifier(
+        tmp_path, simvtp_scope, tiny_tokenizer_dir):
+    """configs/recognition/synthetic_motion.py at toy scale: the encoder and
+    the pooled feature load from a pre-training checkpoint, the head's rows
+    are the class names' prompt-ensembled text features (config read from
+    the checkpoint), then mmengine's Runner trains and tests with mmaction2's
+    AccMetric."""
+    from simvtp.apis import class_text_features
+    base = Config.fromfile(f'{RECOGNITION}/synthetic_motion.py')
+    assert base.model.cls_head.num_classes == len(MOTIONS)
+    assert base.train_dataloader.dataset.indices == 4 * len(MOTIONS)
+    assert base.train_cfg.max_iters == 192  # the budget, whatever the shots
+    pretrain, ckpt = _toy_pretraining(tmp_path, tiny_tokenizer_dir,
+                                      base.model.backbone)
+    cfg = base.copy()
+    data = _toy_data(cfg, tmp_path)
+    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=1, num_heads=2,
+                                   mlp_ratio=2)
+    cfg.model.backbone.init_cfg.checkpoint = ckpt
+    cfg.model.neck.pool.in_dims = 32
+    cfg.model.neck.init_cfg.checkpoint = ckpt
+    cfg.model.cls_head.in_channels = 32
+    cfg.model.cls_head.text_init.checkpoint = ckpt
+    cfg.model.cls_head.text_init.class_names = \
+        f'{data}/annotations/classes.txt'
+
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    source = pretrain.state_dict()
+    for name, value in model.backbone.state_dict().items():
+        assert torch.equal(value, source['backbone.' + name]), name
+    for name, value in model.neck.pool.state_dict().items():
+        assert torch.equal(value, source['video_pool.' + name]), name
+    rows = class_text_features(ckpt, list(MOTIONS), base.templates)
+    torch.testing.assert_close(model.cls_head.fc_cls.weight, rows)
+    assert len(base.templates) == 80 and \
+        base.templates[0].format('moves left') == 'a red circle moves left'
+    _train_and_test(cfg, tmp_path)
+
+
+def test_synthetic_motion_grid_head_from_pretraining(tmp_path, simvtp_scope,
+                                                     tiny_tokenizer_dir):
+    """The grid-pooled tokens + fresh linear head variant: only the encoder
+    loads (its post-pool norm is new), then train and test."""
+    base = Config.fromfile(f'{RECOGNITION}/synthetic_motion_grid_head.py')
+    assert base.model.neck is None
+    bb = base.model.backbone
+    pretrain, ckpt = _toy_pretraining(tmp_path, tiny_tokenizer_dir, bb)
+    cfg = base.copy()
+    _toy_data(cfg, tmp_path)
+    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=1, num_heads=2,
+                                   mlp_ratio=2)
+    cfg.model.backbone.init_cfg.checkpoint = ckpt
+    cells = bb.num_frames // bb.tubelet_size * bb.pool_grid[1] * \
+        bb.pool_grid[2]
+    assert base.model.cls_head.in_channels == 128 * cells
+    cfg.model.cls_head.in_channels = 32 * cells
     model = MODELS.build(cfg.model)
     model.init_weights()
     source = pretrain.state_dict()
@@ -99,12 +188,17 @@ def test_synthetic_motion_from_pretraining_end_to_end(tmp_path,
     for name, value in loaded.items():
         if not name.startswith('fc_norm.'):
             assert torch.equal(value, source['backbone.' + name]), name
+    _train_and_test(cfg, tmp_path)
 
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    metrics = runner.test()
-    assert 0.0 <= metrics['acc/top1'] <= 1.0
-    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+
+def test_scratch_configs_load_nothing():
+    for name in ('synthetic_motion_scratch.py',
+                 'synthetic_motion_grid_head_scratch.py'):
+        cfg = Config.fromfile(f'{RECOGNITION}/{name}')
+        assert cfg.model.backbone.init_cfg is None
+        if cfg.model.get('neck'):
+            assert cfg.model.neck.init_cfg is None
+            assert cfg.model.cls_head.text_init is None
 
 
 @pytest.mark.parametrize('name,clips,sampler,flips,classes', [

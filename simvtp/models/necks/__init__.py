@@ -1,0 +1,3 @@
+from .video_pool_neck import VideoPoolNeck
+
+__all__ = ['VideoPoolNeck']
