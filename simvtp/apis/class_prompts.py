@@ -88,12 +88,23 @@ def class_text_features(checkpoint: str,
     if bad:
         raise ValueError(f'each template needs exactly one "{{}}" for the '
                          f'class name; got {bad[:3]}')
+    where = 'the config given' if config is not None else \
+        f'the config stored in {checkpoint}'
     if config is None:
         config = config_of_checkpoint(checkpoint)
-    model = init_model(config, checkpoint)
-    rows = []
-    for name in names:
-        feats = encode_texts(model, [t.format(name) for t in templates],
-                             batch_size=batch_size, progress=False)
-        rows.append(F.normalize(feats.mean(dim=0), dim=0))
+    try:
+        model = init_model(config, checkpoint)
+        rows = []
+        for name in names:
+            feats = encode_texts(model, [t.format(name) for t in templates],
+                                 batch_size=batch_size, progress=False)
+            rows.append(F.normalize(feats.mean(dim=0), dim=0))
+    except FileNotFoundError as exc:
+        # typically the tokenizer: a stored config's paths are relative to
+        # where the pre-training ran
+        raise FileNotFoundError(
+            f'class-name text features of {checkpoint}: {where} refers to '
+            f'a file that is not here: {exc} Run from the folder the '
+            'pre-training ran in, or pass the pre-training config with '
+            'local paths (text_init=dict(..., config=PATH))') from exc
     return torch.stack(rows)

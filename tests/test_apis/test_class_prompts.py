@@ -70,6 +70,16 @@ def test_bad_inputs_are_named(tiny_env, tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         class_text_features(str(tmp_path / 'missing.pth'), NAMES,
                             config=tiny_env['config'])
+    # a stored config whose tokenizer is not on this machine
+    cfg = Config.fromfile(tiny_env['config'])
+    text = cfg.pretty_text.replace(cfg.tokenizer, str(tmp_path / 'gone'))
+    state = torch.load(tiny_env['checkpoint'], weights_only=True)
+    moved = tmp_path / 'moved.pth'
+    torch.save(dict(state_dict=state['state_dict'], meta=dict(cfg=text)),
+               moved)
+    with pytest.raises(FileNotFoundError,
+                       match=r'config stored in .*moved.pth.*gone.*config='):
+        class_text_features(str(moved), NAMES)
 
 
 def _recognizer(tiny_model, tiny_env, text_init=True, logit_scale=7.0):
