@@ -89,14 +89,6 @@ def test_every_case_ends_in_its_state_and_reruns_skip(mp4, tmp_path):
                           f'caption {vid}']
                          for vid, (route, _) in CASES.items()])
         result = download_videos.main([ann, str(out)] + FAST)
-        # the server thread counts a request when it has parsed it; on a
-        # loaded machine that can come after the client timed out and gave
-        # up (the tool's attempts are checked in its ledger below)
-        settle = time.monotonic() + 10
-        while time.monotonic() < settle and min(
-                server.hits[r] for r in ('/stall/9/a.mp4',
-                                         '/truncate/a.mp4')) < 3:
-            time.sleep(0.05)
         hits = dict(server.hits)
         times = {k: list(v) for k, v in server.times.items()}
 
@@ -121,9 +113,15 @@ def test_every_case_ends_in_its_state_and_reruns_skip(mp4, tmp_path):
         for route in ('/retry-after/1/1/a.mp4', '/flaky/1/a.mp4',
                       '/stall/1/a.mp4'):
             assert hits[route] == 2, route
+        # ... and three attempts for those that never recover (the ledger
+        # keeps the last reason). An attempt can end on a pooled keep-alive
+        # connection the server had already closed ('connection error',
+        # retried) without reaching it: 2 requests seen for 3 attempts
+        # happened in full-suite runs, so the server's count is a range
         assert failures['page/stalls.mp4']['attempts'] == 3
         assert failures['page/truncated.mp4']['attempts'] == 3
-        assert hits['/stall/9/a.mp4'] == hits['/truncate/a.mp4'] == 3
+        for route in ('/stall/9/a.mp4', '/truncate/a.mp4'):
+            assert 2 <= hits[route] <= 3, route
         first, second = times['/retry-after/1/1/a.mp4']
         assert second - first >= 1.0  # Retry-After: 1 was honoured
         assert hits['/ok/a.mp4'] == 2  # the row itself and the redirect
