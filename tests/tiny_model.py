@@ -65,3 +65,28 @@ def build_tiny(seed=0, **kwargs):
     model = MODELS.build(tiny_simvtp_cfg(**kwargs))
     model.init_weights()
     return model
+
+
+def synthetic_eval_config(repo, tokenizer, model, clip_len, frame_interval,
+                          size):
+    """Config text: the synthetic pre-training config with ``model`` (a
+    dict), the tests' ``tokenizer`` folder and a test pipeline that reads
+    ``clip_len`` frames every ``frame_interval`` at ``size`` px (what the
+    API's encode_videos / encode_texts use). Callers append their own
+    ``test_dataloader`` (a line naming ``pipeline=test_pipeline``)."""
+    return f"""
+_base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
+synthetic_data = None
+tokenizer = '{tokenizer}'
+model = {model!r}
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len={clip_len},
+         frame_interval={frame_interval}, num_clips=1, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=({size}, {size}), keep_ratio=False),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='TokenizeText', tokenizer=tokenizer, max_length=16),
+    dict(type='PackVideoTextInputs'),
+]
+"""

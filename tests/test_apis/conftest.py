@@ -5,28 +5,14 @@ import os
 import pytest
 
 from tests.conftest import WORDS, write_video
-from tests.tiny_model import tiny_geometry
+from tests.tiny_model import synthetic_eval_config, tiny_geometry
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 # the synthetic config with a tiny encoder (32-dim, 2 layers) on 32 px,
 # 4-frame clips; the test split is read per video, as tools/test.py does
-TINY_CONFIG = """
-_base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
-synthetic_data = None
-tokenizer = '{tok}'
-model = TINY_MODEL
-test_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=4, frame_interval=2, num_clips=1,
-         test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(32, 32), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='TokenizeText', tokenizer=tokenizer, max_length=16),
-    dict(type='PackVideoTextInputs'),
-]
+TINY_CONFIG_TAIL = """
 test_dataloader = dict(
     batch_size=3, num_workers=0, persistent_workers=False,
     dataset=dict(dataset=dict(ann_file='{ann}', data_prefix=dict(
@@ -37,8 +23,8 @@ train_dataloader = None
 train_cfg = None
 optim_wrapper = None
 param_scheduler = None
-""".replace('TINY_MODEL', repr(tiny_geometry(vocab=32)).replace(
-    '{', '{{').replace('}', '}}'))
+"""
+
 
 NUM_VIDEOS = 7
 
@@ -69,8 +55,11 @@ def tiny_env(tmp_path_factory, tiny_tokenizer_dir):
     ann = root / 'test.json'
     ann.write_text(json.dumps(items))
     config = root / 'tiny_search.py'
-    config.write_text(TINY_CONFIG.format(repo=REPO, tok=tiny_tokenizer_dir,
-                                         ann=ann, videos=videos))
+    config.write_text(
+        synthetic_eval_config(REPO, tiny_tokenizer_dir,
+                              tiny_geometry(vocab=32), clip_len=4,
+                              frame_interval=2, size=32) +
+        TINY_CONFIG_TAIL.format(ann=ann, videos=videos))
     torch.manual_seed(0)
     model = init_model(str(config))
     checkpoint = str(root / 'tiny.pth')

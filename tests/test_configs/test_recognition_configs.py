@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 import simvtp  # noqa: F401
 from simvtp.datasets.synthetic import MOTIONS, generate_action_dataset
 from simvtp.registry import MODELS
-from tests.tiny_model import tiny_simvtp_cfg
+from tests.tiny_model import synthetic_eval_config, tiny_simvtp_cfg
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -45,28 +45,6 @@ def test_action_dataset_is_balanced_and_labelled_by_motion(tmp_path):
         generate_action_dataset(str(root), motions=['moves sideways', 'grows'])
 
 
-# the toy pre-training's config (stored in its checkpoint, as mmengine's
-# CheckpointHook does): the synthetic pre-training with a tiny model and
-# the tests' tokenizer; the text side is all the text-initialised head reads
-TOY_PRETRAIN_CONFIG = """
-_base_ = ['{repo}/configs/simvtp/pretrain_synthetic.py']
-synthetic_data = None
-tokenizer = '{tok}'
-model = {model!r}
-test_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=8, frame_interval=4, num_clips=1,
-         test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(64, 64), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='TokenizeText', tokenizer=tokenizer, max_length=16),
-    dict(type='PackVideoTextInputs'),
-]
-test_dataloader = dict(dataset=dict(dataset=dict(pipeline=test_pipeline)))
-"""
-
-
 def _toy_pretraining(tmp_path, tokenizer, bb):
     """A toy pre-training run's checkpoint (same geometry as the
     recognition config, 1 block, the grid-pooled VTC feature) with its
@@ -77,8 +55,13 @@ def _toy_pretraining(tmp_path, tokenizer, bb):
         video_pool=dict(type='GridPoolProjection',
                         grid=(bb.num_frames // bb.tubelet_size, 2, 2)))
     config = tmp_path / 'toy_pretrain.py'
-    config.write_text(TOY_PRETRAIN_CONFIG.format(repo=REPO, tok=tokenizer,
-                                                 model=pre_cfg))
+    # the synthetic pre-training's config with the toy model and the tests'
+    # tokenizer (mmengine's CheckpointHook stores the config in meta)
+    config.write_text(
+        synthetic_eval_config(REPO, tokenizer, pre_cfg, bb.num_frames,
+                              frame_interval=4, size=bb.img_size) +
+        'test_dataloader = dict(dataset=dict(dataset=dict('
+        'pipeline=test_pipeline)))\n')
     torch.manual_seed(1)
     pretrain = MODELS.build(pre_cfg)
     pretrain.init_weights()

@@ -81,9 +81,9 @@ class TextPromptClsHead(BaseHead):
             return
         from simvtp.apis.class_prompts import class_text_features
         cfg = self.text_init
+        templates = cfg.get('templates', ('{}', ))
         rows = class_text_features(cfg['checkpoint'], cfg['class_names'],
-                                   cfg.get('templates', ('{}', )),
-                                   cfg.get('config'))
+                                   templates, cfg.get('config'))
         if tuple(rows.shape) != tuple(self.fc_cls.weight.shape):
             raise ValueError(
                 f'text_init: {rows.shape[0]} class names with {rows.shape[1]}'
@@ -93,7 +93,7 @@ class TextPromptClsHead(BaseHead):
             self.fc_cls.weight.copy_(rows)
         print_log(f'TextPromptClsHead: {rows.shape[0]} class rows from the '
                   f'text features of {cfg["checkpoint"]} '
-                  f'({len(cfg.get("templates", ("{}", )))} templates)',
+                  f'({len(templates)} templates)',
                   logger='current')
 
     def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
